@@ -1,0 +1,221 @@
+"""The Parquet data contract (schema version 1): one home for columns, metadata and I/O.
+
+Every table is written atomically (temporary file in the same folder, fsync, rename),
+so a killed job never leaves a file that a later step could read as complete, and
+deterministically (same table, same bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION = "1"
+SCHEMA_KEY = b"filterdb.schema"
+MODEL_KEY = b"filterdb.model"
+MODEL_INFO_KEY = b"filterdb.model_info"  # JSON: dump facts (precision, bn_folded, ...)
+LAYERS_KEY = b"filterdb.layers"  # JSON: per-layer facts of the dump, one dict per layer
+
+FILTER_SCHEMA = pa.schema(
+    [
+        pa.field("layer", pa.int32(), nullable=False),
+        pa.field("out_ch", pa.int32(), nullable=False),
+        pa.field("in_ch", pa.int32(), nullable=False),
+        pa.field("kernel", pa.list_(pa.float32(), 9), nullable=False),
+    ]
+)
+
+ROW_GROUP_SIZE = 1 << 20  # filters per row group: ~40 MB, bounded memory on read
+
+
+class SchemaError(ValueError):
+    """A Parquet file does not follow the data contract; the message names file and column."""
+
+
+class DataError(ValueError):
+    """The data in a file cannot be analysed (NaN filters, empty histograms, ...)."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def file_metadata(model: str | None = None, **json_values: Any) -> dict[bytes, bytes]:
+    """Key-value metadata of a filterdb Parquet file."""
+    meta = {SCHEMA_KEY: SCHEMA_VERSION.encode()}
+    if model is not None:
+        meta[MODEL_KEY] = model.encode()
+    for key, value in json_values.items():
+        meta[f"filterdb.{key}".encode()] = json.dumps(
+            value, sort_keys=True, default=_json_default
+        ).encode()
+    return meta
+
+
+def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[bytes, bytes]) -> None:
+    """Write ``table`` atomically and deterministically with filterdb metadata."""
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            row_group_size=ROW_GROUP_SIZE,
+            use_dictionary=False,
+            write_statistics=["layer"] if "layer" in table.column_names else True,
+        )
+
+
+def filters_table(layer: np.ndarray, out_ch: np.ndarray, in_ch: np.ndarray, kernels: np.ndarray) -> pa.Table:
+    """The filters table from column arrays; kernels has shape (n, 9)."""
+    kernels = np.ascontiguousarray(kernels, dtype=np.float32).reshape(-1, 9)
+    return pa.table(
+        [
+            pa.array(layer, pa.int32()),
+            pa.array(out_ch, pa.int32()),
+            pa.array(in_ch, pa.int32()),
+            pa.FixedSizeListArray.from_arrays(pa.array(kernels.reshape(-1)), 9),
+        ],
+        schema=FILTER_SCHEMA,
+    )
+
+
+def check_version(path: str | os.PathLike, schema: pa.Schema) -> dict[bytes, bytes]:
+    meta = schema.metadata or {}
+    version = meta.get(SCHEMA_KEY)
+    if version is None:
+        raise SchemaError(f"{path}: not a filterdb file (no 'filterdb.schema' metadata)")
+    if version.decode() != SCHEMA_VERSION:
+        raise SchemaError(
+            f"{path}: schema version {version.decode()!r}, this filterdb reads version "
+            f"{SCHEMA_VERSION!r}; rebuild the file with this version"
+        )
+    return meta
+
+
+def open_filters(path: str | os.PathLike) -> pq.ParquetFile:
+    """Open a filters file and check its schema; errors name the file and the column."""
+    try:
+        handle = pq.ParquetFile(path)
+    except Exception as exc:
+        raise SchemaError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc}); "
+            "delete it and rebuild the model"
+        ) from exc
+    schema = handle.schema_arrow
+    check_version(path, schema)
+    for field in FILTER_SCHEMA:
+        if field.name not in schema.names:
+            raise SchemaError(f"{path}: column {field.name!r} is missing")
+        if not schema.field(field.name).type.equals(field.type):
+            raise SchemaError(
+                f"{path}: column {field.name!r} has type {schema.field(field.name).type}, "
+                f"expected {field.type}"
+            )
+    return handle
+
+
+def json_meta(meta: Mapping[bytes, bytes], key: bytes, default: Any = None) -> Any:
+    raw = meta.get(key)
+    return default if raw is None else json.loads(raw)
+
+
+def filters_metadata(path: str | os.PathLike) -> tuple[dict, list[dict]]:
+    """(model_info, layers) stored in a filters file's metadata by the dump step."""
+    meta = open_filters(path).schema_arrow.metadata
+    return json_meta(meta, MODEL_INFO_KEY, {}), json_meta(meta, LAYERS_KEY, [])
+
+
+def iter_layer_kernels(path: str | os.PathLike, columns: tuple[str, ...] = ()) -> Iterator[tuple[int, np.ndarray, dict]]:
+    """Stream a filters file layer by layer: (layer, kernels (n, 9) float32, extra columns).
+
+    Rows are stored sorted by layer, so one layer is contiguous; memory is bounded by
+    the largest layer plus one row group. Raises DataError naming the file and layer
+    for non-finite weights.
+    """
+    handle = open_filters(path)
+    wanted = ["layer", "kernel", *columns]
+    pending_layer: int | None = None
+    pending: list[tuple[np.ndarray, dict]] = []
+
+    def flush():
+        kernels = np.concatenate([k for k, _ in pending]) if len(pending) > 1 else pending[0][0]
+        extra = {c: np.concatenate([e[c] for _, e in pending]) for c in columns}
+        if not np.isfinite(kernels).all():
+            bad = int((~np.isfinite(kernels)).any(axis=1).sum())
+            raise DataError(f"{path}: layer {pending_layer} has {bad} filters with NaN or Inf weights")
+        return pending_layer, kernels, extra
+
+    for batch in handle.iter_batches(batch_size=ROW_GROUP_SIZE, columns=wanted):
+        layers = batch.column(0).to_numpy()
+        kernels = batch.column(1).values.to_numpy().reshape(-1, 9)
+        extra = {c: batch.column(2 + i).to_numpy() for i, c in enumerate(columns)}
+        if len(layers) == 0:
+            continue
+        cuts = np.flatnonzero(np.diff(layers)) + 1
+        starts = np.concatenate([[0], cuts])
+        ends = np.concatenate([cuts, [len(layers)]])
+        for start, end in zip(starts, ends):
+            layer = int(layers[start])
+            if pending_layer is not None and layer != pending_layer:
+                yield flush()
+                pending = []
+            pending_layer = layer
+            pending.append((kernels[start:end], {c: v[start:end] for c, v in extra.items()}))
+    if pending:
+        yield flush()
+
+
+def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
+    """Read a small filterdb table (layers, models, histograms) with a version check."""
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:
+        raise SchemaError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+    check_version(path, schema)
+    if columns:
+        for column in columns:
+            if column not in schema.names:
+                raise SchemaError(f"{path}: column {column!r} is missing")
+    return pq.read_table(path, columns=columns)

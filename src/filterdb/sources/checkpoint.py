@@ -1,0 +1,95 @@
+"""``checkpoint`` source: a local weights file plus the timm architecture it fits.
+
+Sheet columns: ``reference`` (path to a ``.safetensors`` file or a torch state dict,
+relative to the working directory), ``arch`` (timm architecture name), optional
+``sha256``. Torch files are read with ``weights_only=True``: a checkpoint that needs
+pickle to load is refused, never executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping
+
+from .base import LoadedModel, SourceError, require, row_value
+from .timm_source import create
+from .torch_graph import convs_from_module
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_state_dict(model_id: str, path: Path) -> dict:
+    """Tensors of a .safetensors file or a torch state dict, loaded without running code."""
+    if not path.is_file():
+        raise SourceError(f"model {model_id!r}: checkpoint file {str(path)!r} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            import torch
+
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise SourceError(
+            f"model {model_id!r}: cannot read checkpoint {str(path)!r} "
+            f"({type(exc).__name__}: {exc}). A truncated download or a file that needs "
+            "pickle to load (weights_only=True refuses it) gives this error."
+        ) from exc
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise SourceError(f"model {model_id!r}: {str(path)!r} does not hold a state dict")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def fetch(row: Mapping[str, Any], cache_dir) -> dict:
+    path = Path(str(require(row, "reference")))
+    if not path.is_file():
+        raise SourceError(f"model {row['model']!r}: checkpoint file {str(path)!r} does not exist")
+    digest = sha256_of(path)
+    expected = row_value(row, "sha256")
+    if expected and str(expected).lower() != digest:
+        raise SourceError(
+            f"model {row['model']!r}: checksum mismatch for {str(path)!r}: "
+            f"expected {expected}, found {digest}"
+        )
+    return {"path": str(path), "sha256": digest, "arch": str(require(row, "arch"))}
+
+
+def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
+    model_id = row["model"]
+    arch = str(require(row, "arch"))
+    state = read_state_dict(model_id, Path(manifest["path"]))
+    module = create(model_id, arch, pretrained=False)
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise SourceError(
+            f"model {model_id!r}: the state dict in {manifest['path']!r} does not fit timm "
+            f"architecture {arch!r}: {exc}"
+        ) from exc
+    if result.missing_keys or result.unexpected_keys:
+        missing = ", ".join(result.missing_keys[:5])
+        unexpected = ", ".join(result.unexpected_keys[:5])
+        raise SourceError(
+            f"model {model_id!r}: the state dict in {manifest['path']!r} does not fit timm "
+            f"architecture {arch!r}: {len(result.missing_keys)} missing keys ({missing}), "
+            f"{len(result.unexpected_keys)} unexpected keys ({unexpected})"
+        )
+    input_size = tuple(module.pretrained_cfg.get("input_size", (3, 224, 224)))
+    return convs_from_module(
+        model_id,
+        module,
+        input_shape=input_size,
+        source_detail={"path": manifest["path"], "sha256": manifest["sha256"], "arch": arch},
+    )

@@ -1,0 +1,70 @@
+"""Per-layer statistics: ``results/filters/{model}.parquet`` → ``results/layers/{model}.parquet``."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from . import io
+from .metrics import DEFAULT_CUTOFFS, layer_flags, layer_metrics
+
+DECILE_EDGES = np.linspace(0.0, 1.0, 11)
+
+LAYER_COLUMNS = [
+    "model", "layer", "name", "in_channels", "out_channels", "groups", "stride", "dilation",
+    "n_filters", "conv_depth", "conv_depth_norm", "depth_decile", "depth_source",
+    "sparsity", "variance_entropy", "randomness_threshold", "entropy_ratio", "clean_entropy",
+    "n_clean", "orthogonality", "l1_mean", "l2_mean", "abs_max",
+    "flag_sparse", "flag_collapsed", "flag_random_like",
+]  # fmt: skip
+
+
+def depth_decile(conv_depth_norm: np.ndarray) -> np.ndarray:
+    """Decile index 0…9 of normalised depth; edges 0, 0.1, …, 1.0, lowest edge included."""
+    x = np.asarray(conv_depth_norm, dtype=np.float64)
+    return np.clip(np.searchsorted(DECILE_EDGES, x, side="left") - 1, 0, 9).astype(np.int32)
+
+
+def layer_stats(filters_path: str | os.PathLike, model: str, cutoffs: dict | None = None) -> pd.DataFrame:
+    """One row per 3×3 layer of a filters file: its facts and metrics (see LAYER_COLUMNS)."""
+    cutoffs = {**DEFAULT_CUTOFFS, **(cutoffs or {})}
+    _, facts = io.filters_metadata(filters_path)
+    rows = []
+    seen = set()
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path):
+        fact = facts[layer]
+        if kernels.shape[0] != fact["n_filters"]:
+            raise io.DataError(
+                f"{filters_path}: layer {layer} holds {kernels.shape[0]} filters, "
+                f"its metadata says {fact['n_filters']}; rebuild the model's dump"
+            )
+        metrics = layer_metrics(kernels, fact["out_channels"])
+        rows.append({"model": model, **fact, **metrics, **layer_flags(metrics, cutoffs)})
+        seen.add(layer)
+    if len(seen) != len(facts):
+        raise io.DataError(f"{filters_path}: layers {sorted(set(range(len(facts))) - seen)} hold no filters")
+    frame = pd.DataFrame(rows, columns=[c for c in LAYER_COLUMNS if c != "depth_decile"])
+    frame.insert(LAYER_COLUMNS.index("depth_decile"), "depth_decile", depth_decile(frame["conv_depth_norm"].to_numpy()))
+    return frame.astype(_LAYER_DTYPES)
+
+
+_LAYER_DTYPES = {
+    "model": "string", "layer": "int32", "name": "string", "in_channels": "int32",
+    "out_channels": "int32", "groups": "int32", "stride": "int32", "dilation": "int32",
+    "n_filters": "int64", "conv_depth": "int32", "conv_depth_norm": "float64",
+    "depth_decile": "int32", "depth_source": "string", "n_clean": "int64",
+    "flag_sparse": "bool", "flag_collapsed": "bool", "flag_random_like": "bool",
+}  # fmt: skip
+
+
+def frame_to_table(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def write_layer_stats(filters_path, out_path, model: str, cutoffs: dict | None = None) -> pd.DataFrame:
+    frame = layer_stats(filters_path, model, cutoffs)
+    io.write_table(frame_to_table(frame), out_path, io.file_metadata(model))
+    return frame
