@@ -1,0 +1,1 @@
+"""Figures of the study. Each function takes tables/arrays and returns a matplotlib Figure."""

@@ -1,0 +1,84 @@
+"""The model sheet: TSV rows validated against ``workflow/schemas/models.schema.yaml``.
+
+Errors name the sheet file, the row (line number and model id) and the column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import yaml
+
+BOOLEAN_COLUMNS = ("pretrained", "trust_pickle")
+INTEGER_COLUMNS = ("seed",)
+_TRUE = {"true", "yes", "1", "y"}
+_FALSE = {"false", "no", "0", "n"}
+
+
+class SheetError(ValueError):
+    """A model sheet is malformed; the message names file, row and column."""
+
+
+def default_schema_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "models.schema.yaml"
+
+
+def _typed(value: str, column: str, where: str) -> Any:
+    text = value.strip()
+    if column in BOOLEAN_COLUMNS:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise SheetError(f"{where}: column {column!r} must be true or false, not {value!r}")
+    if column in INTEGER_COLUMNS:
+        try:
+            return int(text)
+        except ValueError:
+            raise SheetError(f"{where}: column {column!r} must be an integer, not {value!r}") from None
+    return text
+
+
+def read_sheet(path: str | Path, schema: dict) -> list[dict[str, Any]]:
+    """Rows of one TSV sheet as dicts, empty cells left out, typed and validated."""
+    import jsonschema
+
+    path = Path(path)
+    if not path.is_file():
+        raise SheetError(f"model sheet {str(path)!r} does not exist")
+    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    missing = [c for c in schema.get("required", []) if c not in frame.columns]
+    if missing:
+        raise SheetError(f"{path}: the sheet has no column {', '.join(map(repr, missing))}")
+    validator = jsonschema.Draft202012Validator(schema)
+    rows = []
+    for index, record in enumerate(frame.to_dict("records")):
+        line = index + 2  # header is line 1
+        model = record.get("model") or "?"
+        where = f"{path} line {line} (model {model!r})"
+        row = {k: _typed(v, k, where) for k, v in record.items() if isinstance(v, str) and v.strip() != ""}
+        for error in validator.iter_errors(row):
+            column = error.path[0] if error.path else None
+            if error.validator == "required":
+                raise SheetError(f"{where}: {error.message.replace(' is a required property', '')} is empty; required columns: {', '.join(schema['required'])}")
+            raise SheetError(f"{where}: column {column!r}: {error.message}")
+        row["_sheet"] = str(path)
+        rows.append(row)
+    return rows
+
+
+def load_sheets(paths: Iterable[str | Path], schema_path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """All rows of several sheets by model id; ids must be unique across sheets."""
+    with open(schema_path or default_schema_path()) as handle:
+        schema = yaml.safe_load(handle)
+    models: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        for row in read_sheet(path, schema):
+            if row["model"] in models:
+                raise SheetError(
+                    f"model id {row['model']!r} appears twice: in {models[row['model']]['_sheet']} and {path}"
+                )
+            models[row["model"]] = row
+    return models

@@ -1,0 +1,45 @@
+# Fetch (download, verify, or train) each model, then dump its 3×3 kernels.
+
+
+rule fetch:
+    input:
+        unpack(fetch_inputs),
+    output:
+        manifest="results/models/{model}.json",
+    params:
+        row=lambda wc: public_row(wc.model),
+        cache_dir=CACHE_DIR,
+        code=code_version("sources", "fetch"),
+    log:
+        "results/logs/fetch/{model}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/filterdb.yaml"
+    script:
+        "../scripts/fetch.py"
+
+
+rule dump:
+    input:
+        manifest="results/models/{model}.json",
+    output:
+        filters="results/filters/{model}.parquet",
+    params:
+        row=lambda wc: public_row(wc.model),
+        on_nonfinite=config.get("extract", {}).get("on_nonfinite", "error"),
+        code=code_version("sources", "readers", "extract", "io"),
+    log:
+        "results/logs/dump/{model}.log",
+    benchmark:
+        "results/benchmarks/dump/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/filterdb.yaml"
+    script:
+        "../scripts/dump.py"

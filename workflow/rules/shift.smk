@@ -1,0 +1,135 @@
+# The global basis (map: moment sums per model; reduce: PCA), per-layer coefficient
+# histograms over the database-wide range, and one shift matrix per configured axis.
+
+
+rule moments:
+    input:
+        filters="results/filters/{model}.parquet",
+    output:
+        moments="results/moments/{model}.npz",
+    params:
+        code=code_version("basis", "io"),
+    log:
+        "results/logs/moments/{model}.log",
+    benchmark:
+        "results/benchmarks/moments/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/filterdb.yaml"
+    script:
+        "../scripts/moments.py"
+
+
+rule basis:
+    input:
+        moments=per_model("results/moments/{model}.npz"),
+    output:
+        basis="results/basis/basis.json",
+    params:
+        code=code_version("basis"),
+    log:
+        "results/logs/basis.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/filterdb.yaml"
+    script:
+        "../scripts/basis.py"
+
+
+rule model_range:
+    input:
+        filters="results/filters/{model}.parquet",
+        basis="results/basis/basis.json",
+    output:
+        range="results/basis/range/{model}.json",
+    params:
+        code=code_version("basis", "io"),
+    log:
+        "results/logs/model_range/{model}.log",
+    benchmark:
+        "results/benchmarks/model_range/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/filterdb.yaml"
+    script:
+        "../scripts/model_range.py"
+
+
+rule bin_edges:
+    input:
+        ranges=per_model("results/basis/range/{model}.json") if RANGE_POLICY == "database" else [],
+    output:
+        edges="results/basis/bin_edges.json",
+    params:
+        bins=config["shift"].get("bins", 70),
+        range=RANGE_POLICY,
+    log:
+        "results/logs/bin_edges.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/filterdb.yaml"
+    script:
+        "../scripts/bin_edges.py"
+
+
+rule histograms:
+    input:
+        filters="results/filters/{model}.parquet",
+        basis="results/basis/basis.json",
+        edges="results/basis/bin_edges.json",
+    output:
+        histograms="results/hist/{model}.parquet",
+    params:
+        code=code_version("shift", "basis", "io"),
+    log:
+        "results/logs/histograms/{model}.log",
+    benchmark:
+        "results/benchmarks/histograms/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/filterdb.yaml"
+    script:
+        "../scripts/histograms.py"
+
+
+rule shift:
+    input:
+        models="results/db/models.parquet",
+        layers="results/db/layers.parquet",
+        basis="results/basis/basis.json",
+        histograms=per_model("results/hist/{model}.parquet"),
+    output:
+        matrix="results/shift/{axis}.tsv",
+        groups="results/shift/{axis}.groups.tsv",
+    params:
+        axis=lambda wc: config["shift"]["axes"][wc.axis],
+        eps=config["shift"].get("eps", 1.1920929e-07),
+        min_group_filters=config["shift"].get("min_group_filters", 1000),
+        code=code_version("shift"),
+    log:
+        "results/logs/shift/{axis}.log",
+    benchmark:
+        "results/benchmarks/shift/{axis}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/filterdb.yaml"
+    script:
+        "../scripts/shift.py"

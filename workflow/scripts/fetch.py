@@ -1,0 +1,13 @@
+"""Rule fetch: bring a model's files here and write its manifest."""
+from filterdb.io import write_json_atomic
+from filterdb.runner import run_step
+from filterdb.sources import get_source
+
+
+def step():
+    row = snakemake.params.row
+    manifest = get_source(row["source"]).fetch(row, snakemake.params.cache_dir)
+    write_json_atomic(snakemake.output.manifest, {"model": row["model"], "source": row["source"], **manifest})
+
+
+run_step(snakemake, step)
