@@ -10,7 +10,9 @@ from filterdb.sheet import load_sheets
 
 validate(config, "../schemas/config.schema.yaml")
 
-MODEL_ROWS = load_sheets(config["sheets"], workflow.source_path("../schemas/models.schema.yaml"))
+MODEL_ROWS = load_sheets(
+    config["sheets"], workflow.source_path("../schemas/models.schema.yaml")
+)
 MODELS = sorted(MODEL_ROWS)
 if not MODELS:
     raise ValueError(f"config key 'sheets' ({config['sheets']}) lists no models")

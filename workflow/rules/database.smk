@@ -7,17 +7,17 @@ rule model_table:
         filters=per_model("results/filters/{model}.parquet"),
     output:
         table="results/db/models.parquet",
-    params:
-        rows=[public_row(m) for m in MODELS],
-        code=code_version("database", "io"),
     log:
         "results/logs/model_table.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        rows=[public_row(m) for m in MODELS],
+        code=code_version("database", "io"),
     script:
         "../scripts/model_table.py"
 
@@ -27,15 +27,15 @@ rule layer_table:
         layers=per_model("results/layers/{model}.parquet"),
     output:
         table="results/db/layers.parquet",
-    params:
-        code=code_version("database", "io"),
     log:
         "results/logs/layer_table.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        code=code_version("database", "io"),
     script:
         "../scripts/layer_table.py"

@@ -6,18 +6,18 @@ rule fetch:
         unpack(fetch_inputs),
     output:
         manifest="results/models/{model}.json",
-    params:
-        row=lambda wc: public_row(wc.model),
-        cache_dir=CACHE_DIR,
-        code=code_version("sources", "fetch"),
     log:
         "results/logs/fetch/{model}.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        row=lambda wc: public_row(wc.model),
+        cache_dir=CACHE_DIR,
+        code=code_version("sources", "fetch"),
     script:
         "../scripts/fetch.py"
 
@@ -27,19 +27,19 @@ rule dump:
         manifest="results/models/{model}.json",
     output:
         filters="results/filters/{model}.parquet",
-    params:
-        row=lambda wc: public_row(wc.model),
-        on_nonfinite=config.get("extract", {}).get("on_nonfinite", "error"),
-        code=code_version("sources", "readers", "extract", "io"),
     log:
         "results/logs/dump/{model}.log",
     benchmark:
         "results/benchmarks/dump/{model}.tsv"
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        row=lambda wc: public_row(wc.model),
+        on_nonfinite=config.get("extract", {}).get("on_nonfinite", "error"),
+        code=code_version("sources", "readers", "extract", "io"),
     script:
         "../scripts/dump.py"

@@ -7,18 +7,18 @@ rule moments:
         filters="results/filters/{model}.parquet",
     output:
         moments="results/moments/{model}.npz",
-    params:
-        code=code_version("basis", "io"),
     log:
         "results/logs/moments/{model}.log",
     benchmark:
         "results/benchmarks/moments/{model}.tsv"
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        code=code_version("basis", "io"),
     script:
         "../scripts/moments.py"
 
@@ -28,16 +28,16 @@ rule basis:
         moments=per_model("results/moments/{model}.npz"),
     output:
         basis="results/basis/basis.json",
-    params:
-        code=code_version("basis"),
     log:
         "results/logs/basis.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        code=code_version("basis"),
     script:
         "../scripts/basis.py"
 
@@ -48,38 +48,42 @@ rule model_range:
         basis="results/basis/basis.json",
     output:
         range="results/basis/range/{model}.json",
-    params:
-        code=code_version("basis", "io"),
     log:
         "results/logs/model_range/{model}.log",
     benchmark:
         "results/benchmarks/model_range/{model}.tsv"
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        code=code_version("basis", "io"),
     script:
         "../scripts/model_range.py"
 
 
 rule bin_edges:
     input:
-        ranges=per_model("results/basis/range/{model}.json") if RANGE_POLICY == "database" else [],
+        ranges=(
+            per_model("results/basis/range/{model}.json")
+            if RANGE_POLICY == "database"
+            else []
+        ),
     output:
         edges="results/basis/bin_edges.json",
-    params:
-        bins=config["shift"].get("bins", 70),
-        range=RANGE_POLICY,
     log:
         "results/logs/bin_edges.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        bins=config["shift"].get("bins", 70),
+        range=RANGE_POLICY,
     script:
         "../scripts/bin_edges.py"
 
@@ -91,18 +95,18 @@ rule histograms:
         edges="results/basis/bin_edges.json",
     output:
         histograms="results/hist/{model}.parquet",
-    params:
-        code=code_version("shift", "basis", "io"),
     log:
         "results/logs/histograms/{model}.log",
     benchmark:
         "results/benchmarks/histograms/{model}.tsv"
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        code=code_version("shift", "basis", "io"),
     script:
         "../scripts/histograms.py"
 
@@ -116,20 +120,20 @@ rule shift:
     output:
         matrix="results/shift/{axis}.tsv",
         groups="results/shift/{axis}.groups.tsv",
+    log:
+        "results/logs/shift/{axis}.log",
+    benchmark:
+        "results/benchmarks/shift/{axis}.tsv"
+    conda:
+        "../../envs/filterdb.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         axis=lambda wc: config["shift"]["axes"][wc.axis],
         eps=config["shift"].get("eps", 1.1920929e-07),
         min_group_filters=config["shift"].get("min_group_filters", 1000),
         code=code_version("shift"),
-    log:
-        "results/logs/shift/{axis}.log",
-    benchmark:
-        "results/benchmarks/shift/{axis}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/filterdb.yaml"
     script:
         "../scripts/shift.py"
