@@ -13,33 +13,57 @@ from typing import Iterable
 
 import numpy as np
 
-from . import io
+from . import io, metrics
 
 
 def scale_filters(kernels: np.ndarray) -> np.ndarray:
     """Each filter divided by its own max |w|, float64; all-zero filters stay zero."""
     w = np.asarray(kernels, dtype=np.float64).reshape(-1, 9)
     peak = np.abs(w).max(axis=1, keepdims=True)
-    return np.divide(w, peak, out=np.zeros_like(w), where=peak > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = w / peak
+    scaled[peak[:, 0] == 0] = 0.0
+    return scaled
 
 
 def empty_moments() -> dict[str, np.ndarray]:
-    return {"count": np.zeros((), np.int64), "sum": np.zeros(9), "outer": np.zeros((9, 9))}
+    return metrics.empty_moments()
 
 
 def add_moments(total: dict, kernels: np.ndarray) -> dict:
-    scaled = scale_filters(kernels)
-    total["count"] = total["count"] + scaled.shape[0]
-    total["sum"] = total["sum"] + scaled.sum(axis=0)
-    total["outer"] = total["outer"] + scaled.T @ scaled
+    """Add count, Σf and Σffᵀ (float64) of the max-abs-scaled (n, 9) kernels to ``total``."""
+    w = metrics._as_kernels(kernels)
+    n = w.shape[0]
+    if n == 0:
+        return total
+    s_total = np.zeros(9)
+    s_outer = np.zeros((9, 9))
+    work = np.empty((9, min(metrics.CHUNK, n)))
+    peak = np.empty(min(metrics.CHUNK, n))
+    for _, xt in metrics.iter_chunks(w):
+        k = xt.shape[1]
+        a, p = work[:, :k], peak[:k]
+        np.abs(xt, out=a)
+        np.max(a, axis=0, out=p)
+        metrics.scale_chunk(xt, p, a)
+        s_outer += a @ a.T
+        s_total += a.sum(axis=1)
+    total["count"] = total["count"] + n
+    total["sum"] = total["sum"] + s_total
+    total["outer"] = total["outer"] + s_outer
     return total
 
 
 def moments(filters_path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Moment sums of one model's scaled filters, streamed layer by layer."""
+    """Moment sums of one model's scaled filters, streamed layer by layer.
+
+    (``stats.scan_filters`` returns the same sums from the statistics pass.)
+    """
     total = empty_moments()
-    for _, kernels, _ in io.iter_layer_kernels(filters_path):
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
         add_moments(total, kernels)
+        if not np.isfinite(total["sum"]).all():  # NaN/Inf weights reach the sums
+            io.check_finite_kernels(kernels, filters_path, layer)
     return total
 
 
@@ -86,19 +110,57 @@ def basis_from_moments(parts: Iterable[dict]) -> dict:
     }
 
 
+class Projector:
+    """Coefficients of filters in a basis, chunk by chunk, as (9, k) float64 blocks.
+
+    c = V · (f / max|f|) − V · mean for each filter f, V the components (rows). One
+    code path serves ``project``, ``coefficient_range`` and the histograms, so the
+    database range and the histogram bins see bit-identical coefficients.
+    """
+
+    def __init__(self, basis: dict):
+        self.components = np.ascontiguousarray(basis["components"], dtype=np.float64)
+        self.offset = (self.components @ np.asarray(basis["mean"], dtype=np.float64))[:, None]
+
+    def chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
+        """Yield (start, coefficients (9, k)); the buffer is reused between chunks."""
+        w = metrics._as_kernels(kernels)
+        n = w.shape[0]
+        size = min(chunk, max(n, 1))
+        work = np.empty((9, size))
+        peak = np.empty(size)
+        out = np.empty((9, size))
+        for start, xt in metrics.iter_chunks(w, chunk):
+            k = xt.shape[1]
+            a, p, c = work[:, :k], peak[:k], out[:, :k]
+            np.abs(xt, out=a)
+            np.max(a, axis=0, out=p)
+            metrics.scale_chunk(xt, p, a)
+            np.matmul(self.components, a, out=c)
+            c -= self.offset
+            yield start, c
+
+
 def project(kernels: np.ndarray, basis: dict) -> np.ndarray:
     """Coefficients c0…c8 (n, 9) of scaled, centred filters in the basis."""
-    return (scale_filters(kernels) - np.asarray(basis["mean"])) @ np.asarray(basis["components"]).T
+    w = metrics._as_kernels(kernels)
+    result = np.empty((w.shape[0], 9))
+    for start, c in Projector(basis).chunks(w):
+        result[start : start + c.shape[1]] = c.T
+    return result
 
 
 def coefficient_range(filters_path: str | os.PathLike, basis: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per-coefficient min and max over one model's filters (inf/−inf when it has none)."""
     low = np.full(9, np.inf)
     high = np.full(9, -np.inf)
-    for _, kernels, _ in io.iter_layer_kernels(filters_path):
-        coefficients = project(kernels, basis)
-        low = np.minimum(low, coefficients.min(axis=0))
-        high = np.maximum(high, coefficients.max(axis=0))
+    projector = Projector(basis)
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
+        for _, c in projector.chunks(kernels):
+            np.minimum(low, c.min(axis=1), out=low)
+            np.maximum(high, c.max(axis=1), out=high)
+        if np.isnan(low).any() or np.isnan(high).any():
+            io.check_finite_kernels(kernels, filters_path, layer)
     return low, high
 
 

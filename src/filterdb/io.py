@@ -167,33 +167,45 @@ def filters_metadata(path: str | os.PathLike) -> tuple[dict, list[dict]]:
     return json_meta(meta, MODEL_INFO_KEY, {}), json_meta(meta, LAYERS_KEY, [])
 
 
-def iter_layer_kernels(path: str | os.PathLike, columns: tuple[str, ...] = ()) -> Iterator[tuple[int, np.ndarray, dict]]:
+def iter_layer_kernels(
+    path: str | os.PathLike,
+    columns: tuple[str, ...] = (),
+    *,
+    check_finite: bool = True,
+    use_threads: bool = True,
+) -> Iterator[tuple[int, np.ndarray, dict]]:
     """Stream a filters file layer by layer: (layer, kernels (n, 9) float32, extra columns).
 
     Rows are stored sorted by layer, so one layer is contiguous; memory is bounded by
     the largest layer plus one row group. Raises DataError naming the file and layer
-    for non-finite weights.
+    for non-finite weights (``check_finite=False`` leaves that check to the caller, who
+    can do it for free on sums it computes anyway) and for rows not grouped by layer.
     """
     handle = open_filters(path)
+    for column in columns:
+        if column not in handle.schema_arrow.names:
+            raise SchemaError(f"{path}: column {column!r} is missing")
     wanted = ["layer", "kernel", *columns]
     pending_layer: int | None = None
     pending: list[tuple[np.ndarray, dict]] = []
+    done: set[int] = set()
 
     def flush():
         kernels = np.concatenate([k for k, _ in pending]) if len(pending) > 1 else pending[0][0]
         extra = {c: np.concatenate([e[c] for _, e in pending]) for c in columns}
-        if not np.isfinite(kernels).all():
-            bad = int((~np.isfinite(kernels)).any(axis=1).sum())
-            raise DataError(f"{path}: layer {pending_layer} has {bad} filters with NaN or Inf weights")
+        if check_finite:
+            check_finite_kernels(kernels, path, pending_layer)
+        done.add(pending_layer)
         return pending_layer, kernels, extra
 
-    for batch in handle.iter_batches(batch_size=ROW_GROUP_SIZE, columns=wanted):
-        layers = batch.column(0).to_numpy()
-        kernels = batch.column(1).values.to_numpy().reshape(-1, 9)
-        extra = {c: batch.column(2 + i).to_numpy() for i, c in enumerate(columns)}
-        if len(layers) == 0:
+    for batch in handle.iter_batches(batch_size=ROW_GROUP_SIZE, columns=wanted, use_threads=use_threads):
+        if batch.num_rows == 0:
             continue
-        cuts = np.flatnonzero(np.diff(layers)) + 1
+        layers = batch.column(0).to_numpy()
+        # flatten() honours a slice offset; a null weight becomes NaN (and fails the check)
+        kernels = batch.column(1).flatten().to_numpy(zero_copy_only=False).reshape(-1, 9)
+        extra = {c: batch.column(2 + i).to_numpy() for i, c in enumerate(columns)}
+        cuts = np.flatnonzero(layers[1:] != layers[:-1]) + 1
         starts = np.concatenate([[0], cuts])
         ends = np.concatenate([cuts, [len(layers)]])
         for start, end in zip(starts, ends):
@@ -201,19 +213,40 @@ def iter_layer_kernels(path: str | os.PathLike, columns: tuple[str, ...] = ()) -
             if pending_layer is not None and layer != pending_layer:
                 yield flush()
                 pending = []
+            if layer in done:
+                raise DataError(
+                    f"{path}: the rows of layer {layer} are not contiguous (the file is not "
+                    "sorted by layer); rewrite it with the dump or importer"
+                )
             pending_layer = layer
             pending.append((kernels[start:end], {c: v[start:end] for c, v in extra.items()}))
     if pending:
         yield flush()
 
 
-def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
-    """Read a small filterdb table (layers, models, histograms) with a version check."""
+def check_finite_kernels(kernels: np.ndarray, path, layer) -> None:
+    """Raise DataError naming file and layer when any weight is NaN or Inf."""
+    if not np.isfinite(kernels).all():
+        bad = int((~np.isfinite(kernels)).any(axis=1).sum())
+        raise DataError(
+            f"{path}: layer {layer} has {bad} filters with NaN or Inf weights; "
+            "exclude the layer at dump time (extract.on_nonfinite: exclude) or fix the source"
+        )
+
+
+def read_schema(path: str | os.PathLike) -> pa.Schema:
+    """The Arrow schema of a filterdb Parquet file, after a version check."""
     try:
         schema = pq.read_schema(path)
     except Exception as exc:
         raise SchemaError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
     check_version(path, schema)
+    return schema
+
+
+def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
+    """Read a small filterdb table (layers, models, histograms) with a version check."""
+    schema = read_schema(path)
     if columns:
         for column in columns:
             if column not in schema.names:

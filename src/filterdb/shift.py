@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 
 from . import io
-from .basis import project
+from .basis import Projector
+from .metrics import CHUNK
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 1.19e-7
 
@@ -30,64 +31,161 @@ def bin_edges(low: np.ndarray, high: np.ndarray, bins: int) -> np.ndarray:
     return np.linspace(low, high, bins + 1, axis=1)
 
 
-def histogram_counts(coefficients: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts (9, bins) of each coefficient column, with np.histogram's bin semantics.
+class Binner:
+    """Equal-width bins per coefficient, counted chunk by chunk into a (9, bins) int64 array.
 
-    Bins are half-open [a, b) but the last is closed; values outside the range are not
-    counted. Vectorised over all coefficients in one bincount.
+    A value c of coefficient i falls in bin ⌊(c − low_i) · bins / (high_i − low_i)⌋, the
+    last bin closed at high_i; values outside [low_i, high_i] are not counted. This is
+    np.histogram's rule for equal bins, without its correction for values within one
+    rounding error of an inner edge (irrelevant to densities, and it would double the cost).
     """
-    n_coef, n_edges = edges.shape
-    bins = n_edges - 1
-    low, high = edges[:, 0], edges[:, -1]
-    index = np.floor((coefficients - low) / (high - low) * bins).astype(np.int64)
-    index = np.clip(index, 0, bins - 1)
-    # correct float round-off against the actual edges, as np.histogram does
-    rows = np.arange(n_coef)
-    index -= coefficients < edges[rows, index]
-    index += (coefficients >= edges[rows, np.minimum(index + 1, bins)]) & (index < bins - 1)
-    inside = (coefficients >= low) & (coefficients <= high)
-    flat = (index + rows * bins)[inside]
-    return np.bincount(flat, minlength=n_coef * bins).reshape(n_coef, bins)
+
+    def __init__(self, edges: np.ndarray):
+        edges = np.asarray(edges, dtype=np.float64)
+        if edges.ndim != 2 or edges.shape[0] != 9 or edges.shape[1] < 2:
+            raise ValueError(f"bin edges must have shape (9, bins + 1), got {edges.shape}")
+        self.bins = edges.shape[1] - 1
+        self.low = edges[:, :1].copy()
+        self.high = edges[:, -1:].copy()
+        if not (self.high > self.low).all():
+            raise ValueError("bin edges: each coefficient's range must have high > low")
+        self.norm = self.bins / (self.high - self.low)
+        self.offsets = (np.arange(9, dtype=np.intp) * self.bins)[:, None]
+        self._index = np.empty((9, 0), np.intp)
+
+    def add(self, counts: np.ndarray, coefficients: np.ndarray) -> None:
+        """Add the (9, k) coefficients to counts (9, bins) in place; coefficients are overwritten."""
+        k = coefficients.shape[1]
+        if k == 0:
+            return
+        if self._index.shape[1] < k:
+            self._index = np.empty((9, k), np.intp)
+        index = self._index[:, :k]
+        inside = None
+        # written so that NaN (whose comparisons are all false) also takes the masked path
+        if not (coefficients.min(axis=1, keepdims=True) >= self.low).all() or not (
+            coefficients.max(axis=1, keepdims=True) <= self.high
+        ).all():
+            inside = (coefficients >= self.low) & (coefficients <= self.high)
+        coefficients -= self.low
+        coefficients *= self.norm
+        np.copyto(index, coefficients, casting="unsafe")
+        np.minimum(index, self.bins - 1, out=index)
+        if inside is not None:
+            np.maximum(index, 0, out=index)
+        index += self.offsets
+        flat = index.ravel() if inside is None else index[inside]
+        counts += np.bincount(flat, minlength=9 * self.bins).reshape(9, self.bins)
 
 
-HIST_SCHEMA = pa.schema([("layer", pa.int32()), ("coefficient", pa.int8()), ("counts", pa.list_(pa.int64()))])
+def histogram_counts(coefficients: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts (9, bins) of each coefficient column of (n, 9) coefficients (see ``Binner``)."""
+    binner = Binner(edges)
+    counts = np.zeros((9, binner.bins), np.int64)
+    values = np.asarray(coefficients, dtype=np.float64).reshape(-1, 9)
+    for start in range(0, values.shape[0], CHUNK):
+        binner.add(counts, np.array(values[start : start + CHUNK].T, dtype=np.float64, order="C"))
+    return counts
 
 
-def layer_histograms(filters_path: str | os.PathLike, basis: dict, edges: np.ndarray) -> pa.Table:
-    """Histogram table of one model: rows (layer, coefficient, counts[bins])."""
-    layers, coefficients_col, counts_col = [], [], []
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path):
-        counts = histogram_counts(project(kernels, basis), edges)
-        layers.extend([layer] * 9)
-        coefficients_col.extend(range(9))
-        counts_col.extend(counts.tolist())
-    return pa.table(
-        [pa.array(layers, pa.int32()), pa.array(coefficients_col, pa.int8()), pa.array(counts_col, pa.list_(pa.int64()))],
-        schema=HIST_SCHEMA,
+def hist_schema(bins: int) -> pa.Schema:
+    """One row per layer: its id, its filter count, and its counts, row-major (9, bins)."""
+    return pa.schema(
+        [
+            pa.field("layer", pa.int32(), nullable=False),
+            pa.field("n_filters", pa.int64(), nullable=False),
+            pa.field("counts", pa.list_(pa.field("item", pa.int64(), nullable=False), 9 * bins), nullable=False),
+        ]
     )
+
+
+def model_histograms(
+    filters_path: str | os.PathLike, basis: dict, edges: np.ndarray, *, on_empty: str = "error"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(layer ids (L,), filters per layer (L,), counts (L, 9, bins)) of one model's filters.
+
+    on_empty: "error" raises DataError naming the file, layer and coefficient when a
+    layer's filters all fall outside a coefficient's range (a fixed range too narrow);
+    "keep" keeps the empty histogram.
+    """
+    binner = Binner(edges)
+    projector = Projector(basis)
+    layers, sizes, counts = [], [], []
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
+        layer_counts = np.zeros((9, binner.bins), np.int64)
+        for _, coefficients in projector.chunks(kernels):
+            if np.isnan(coefficients).any():
+                io.check_finite_kernels(kernels, filters_path, layer)
+            binner.add(layer_counts, coefficients)
+        empty = np.flatnonzero(layer_counts.sum(axis=1) == 0)
+        if empty.size and on_empty == "error":
+            raise io.DataError(
+                f"{filters_path}: layer {layer}: the histogram of coefficient(s) "
+                f"{', '.join(f'c{i}' for i in empty)} is empty: all {kernels.shape[0]} filters fall "
+                "outside the histogram range; widen shift.range or use range: database"
+            )
+        layers.append(layer)
+        sizes.append(kernels.shape[0])
+        counts.append(layer_counts)
+    stacked = np.stack(counts) if counts else np.zeros((0, 9, binner.bins), np.int64)
+    return np.asarray(layers, np.int32), np.asarray(sizes, np.int64), stacked
+
+
+def histograms_table(layers: np.ndarray, sizes: np.ndarray, counts: np.ndarray) -> pa.Table:
+    bins = counts.shape[-1]
+    schema = hist_schema(bins)
+    flat = pa.array(np.ascontiguousarray(counts, dtype=np.int64).reshape(-1))
+    return pa.table(
+        [
+            pa.array(layers, pa.int32()),
+            pa.array(sizes, pa.int64()),
+            pa.FixedSizeListArray.from_arrays(flat, type=schema.field("counts").type),
+        ],
+        schema=schema,
+    )
+
+
+def layer_histograms(
+    filters_path: str | os.PathLike, basis: dict, edges: np.ndarray, *, on_empty: str = "error"
+) -> pa.Table:
+    """Histogram table of one model: one row per layer (layer, n_filters, counts[9 × bins])."""
+    return histograms_table(*model_histograms(filters_path, basis, edges, on_empty=on_empty))
 
 
 def read_histograms(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(layer ids (L,), counts (L, 9, bins)) of one model's histogram file."""
-    table = io.read_table(path, ["layer", "coefficient", "counts"])
-    if table.num_rows == 0:
-        return np.zeros(0, np.int32), np.zeros((0, 9, 0), np.int64)
+    names = io.read_schema(path).names
+    if "coefficient" in names:  # the first layout: one row per (layer, coefficient), list counts
+        table = io.read_table(path, ["layer", "coefficient", "counts"])
+        if table.num_rows == 0:
+            return np.zeros(0, np.int32), np.zeros((0, 9, 0), np.int64)
+        layers = table.column("layer").to_numpy()
+        counts = np.asarray(table.column("counts").to_pylist(), dtype=np.int64)
+        return layers[::9], counts.reshape(len(layers) // 9, 9, -1)
+    table = io.read_table(path, ["layer", "counts"])
+    width = table.schema.field("counts").type.list_size
+    if width <= 0 or width % 9:
+        raise io.SchemaError(f"{path}: column 'counts' must be a fixed-size list of 9 × bins values")
     layers = table.column("layer").to_numpy()
-    counts = np.asarray(table.column("counts").to_pylist(), dtype=np.int64)
-    n_layers = len(layers) // 9
-    return layers[::9], counts.reshape(n_layers, 9, -1)
+    values = table.column("counts").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return layers.astype(np.int32, copy=False), values.reshape(len(layers), 9, width // 9).astype(np.int64, copy=False)
 
 
-def densities(counts: np.ndarray, eps: float = FLOAT32_EPS) -> np.ndarray:
+def densities(counts: np.ndarray, eps: float = FLOAT32_EPS, names: list[str] | None = None) -> np.ndarray:
     """Counts (..., 9, bins) → probability per bin with empty bins set to eps, renormalised.
 
     (Normalising a density over equal-width bins and normalising counts give the same
-    probabilities, so bin width drops out.)
+    probabilities, so bin width drops out.) ``names`` (one per leading entry) only serve
+    the error message for an empty histogram.
     """
     counts = np.asarray(counts, dtype=np.float64)
     totals = counts.sum(axis=-1, keepdims=True)
     if np.any(totals == 0):
-        raise io.DataError("a group's histogram is empty: it holds no filters")
+        where = ""
+        if names is not None and counts.ndim == 3:
+            bad = sorted({names[i] for i in np.flatnonzero((totals[..., 0] == 0).any(axis=-1))})
+            where = f" (group(s): {', '.join(bad)})"
+        raise io.DataError(f"a group's histogram is empty: it holds no filters{where}")
     p = counts / totals
     p = np.where(p == 0, eps, p)
     return p / p.sum(axis=-1, keepdims=True)
@@ -104,57 +202,113 @@ def shift_distance(p: np.ndarray, q: np.ndarray, evr: np.ndarray) -> float:
 
 
 def shift_matrix(group_counts: dict[str, np.ndarray], evr: np.ndarray, eps: float = FLOAT32_EPS) -> pd.DataFrame:
-    """Symmetric D matrix between groups, from each group's summed counts (9, bins)."""
+    """Symmetric D matrix between groups, from each group's summed counts (9, bins).
+
+    D(P, Q) = Σᵢ evrᵢ · [KL(Pᵢ‖Qᵢ) + KL(Qᵢ‖Pᵢ)] = Σᵢ evrᵢ Σ_b (p − q)(log p − log q),
+    the form used here: every term is ≥ 0, so D ≥ 0 holds exactly in floating point.
+    """
     names = list(group_counts)
-    probs = densities(np.stack([group_counts[g] for g in names]), eps) if names else np.zeros((0, 9, 1))
+    evr = np.asarray(evr, dtype=np.float64)
+    if not names:
+        return pd.DataFrame(np.zeros((0, 0)), index=names, columns=names)
+    probs = densities(np.stack([group_counts[g] for g in names]), eps, names)  # (G, 9, bins)
     log_p = np.log(probs)
-    # KL(a‖b) for all pairs at once: Σ p_a (log p_a − log p_b)
-    self_term = (probs * log_p).sum(axis=-1)  # (G, 9)
-    cross = np.einsum("acb,dcb->adc", probs, log_p)  # (G, G, 9): Σ p_a log p_d
-    kl = self_term[:, None, :] - cross
-    matrix = ((kl + kl.transpose(1, 0, 2)) * np.asarray(evr)[None, None, :]).sum(axis=-1)
-    np.fill_diagonal(matrix, 0.0)
+    matrix = np.zeros((len(names), len(names)))
+    for a in range(len(names)):  # G²/2 pairs of (9, bins): small next to any pass over filters
+        diff = (probs[a] - probs[a + 1 :]) * (log_p[a] - log_p[a + 1 :])
+        row = diff.sum(axis=-1) @ evr
+        matrix[a, a + 1 :] = row
+        matrix[a + 1 :, a] = row
     return pd.DataFrame(matrix, index=names, columns=names)
+
+
+def group_keys(layers: pd.DataFrame, column: str | list[str]) -> pd.Series:
+    """The group of each layer row: the column's value as text, or for several columns the
+    values joined by " / " (e.g. ["visual_category", "depth_decile"]). Missing values are
+    the group "NA", so that no layer drops out of an axis unseen."""
+    columns = [column] if isinstance(column, str) else list(column)
+    parts = [layers[c].astype(object).where(layers[c].notna(), "NA").astype(str) for c in columns]
+    keys = parts[0]
+    for part in parts[1:]:
+        keys = keys + " / " + part
+    return keys
+
+
+def select_layers(layers: pd.DataFrame, where: dict | None) -> pd.DataFrame:
+    """Layers whose columns match ``where``: {column: value or [values]}."""
+    selected = layers
+    for key, value in (where or {}).items():
+        if key not in layers.columns:
+            raise KeyError(
+                f"shift axis filter column {key!r} is not a column of the model or layer table; "
+                f"known columns: {', '.join(sorted(map(str, layers.columns)))}"
+            )
+        values = value if isinstance(value, (list, tuple)) else [value]
+        selected = selected[selected[key].isin(values)]
+    return selected
 
 
 def group_histograms(
     layers: pd.DataFrame,
     histograms: dict[str, tuple[np.ndarray, np.ndarray]],
-    column: str,
+    column: str | list[str],
     where: dict | None = None,
+    *,
+    min_filters: int | None = None,
 ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Sum layer histograms into groups by ``column`` of the (model-joined) layer table.
 
-    layers: one row per layer with ``model``, ``layer``, ``n_filters`` and the column.
+    layers: one row per layer with ``model``, ``layer``, ``n_filters`` and the column(s).
+    column: one column, or a list of columns whose value combinations are the groups.
     histograms: model → (layer ids, counts (L, 9, bins)).
     where: optional {column: value or [values]} filter applied before grouping.
+    min_filters: groups with fewer filters are left out of the sums and marked
+    ``too small`` in the ``status`` column of the sizes table (which lists every group).
     Returns group → counts (9, bins), and a table of group sizes (models, layers, filters).
+    A selected layer without a stored histogram raises DataError (nothing is dropped unseen).
     """
-    if column not in layers.columns:
-        raise KeyError(f"shift axis column {column!r} is not a column of the model or layer table; known: {', '.join(sorted(layers.columns))}")
-    selected = layers
-    for key, value in (where or {}).items():
-        if key not in layers.columns:
-            raise KeyError(f"shift axis filter column {key!r} is not a column of the model or layer table")
-        values = value if isinstance(value, list) else [value]
-        selected = selected[selected[key].isin(values)]
-    sums: dict[str, np.ndarray] = {}
-    for model, part in selected.groupby("model", sort=True):
+    for name in [column] if isinstance(column, str) else list(column):
+        if name not in layers.columns:
+            raise KeyError(
+                f"shift axis column {name!r} is not a column of the model or layer table; "
+                f"known columns: {', '.join(sorted(map(str, layers.columns)))}"
+            )
+    selected = select_layers(layers, where)
+    keys = group_keys(selected, column)
+    names, codes = np.unique(keys.to_numpy(dtype=str), return_inverse=True) if len(keys) else (np.array([], str), np.zeros(0, np.intp))
+    codes = codes.reshape(-1)
+    bins = next((c.shape[-1] for _, c in histograms.values() if c.ndim == 3 and c.shape[0]), 0)
+    sums = np.zeros((len(names), 9, bins), np.int64)
+    models = selected["model"].to_numpy()
+    layer_ids = selected["layer"].to_numpy()
+    missing = []
+    order = np.argsort(models, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, models[order][1:] != models[order][:-1], True]) if len(order) else []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        rows = order[lo:hi]
+        model = models[rows[0]]
         if model not in histograms:
+            missing.append(f"{model} (no histogram file)")
             continue
-        layer_ids, counts = histograms[model]
-        if len(layer_ids) == 0:
+        ids, counts = histograms[model]
+        position = np.full(int(max(ids.max(initial=-1), layer_ids[rows].max())) + 1, -1, np.intp)
+        position[ids] = np.arange(len(ids))
+        found = position[layer_ids[rows]]
+        if (found < 0).any():
+            missing.append(f"{model} layers {sorted(layer_ids[rows][found < 0].tolist())}")
             continue
-        position = pd.Series(np.arange(len(layer_ids)), index=layer_ids)
-        for group, rows in part.groupby(column, sort=True):
-            picked = counts[position.loc[rows["layer"].to_numpy()].to_numpy()].sum(axis=0)
-            key = str(group)
-            sums[key] = sums[key] + picked if key in sums else picked
+        np.add.at(sums, codes[rows], counts[found])
+    if missing:
+        raise io.DataError("layers of the axis without a stored histogram: " + "; ".join(missing))
     sizes = (
-        selected.assign(_group=selected[column].astype(str))
-        .groupby("_group")
+        selected.assign(group=keys.to_numpy(dtype=str))
+        .groupby("group", sort=True)
         .agg(models=("model", "nunique"), layers=("layer", "size"), filters=("n_filters", "sum"))
-        .rename_axis("group")
         .reset_index()
     )
-    return sums, sizes
+    result = {str(name): sums[i] for i, name in enumerate(names)}
+    if min_filters is not None:
+        sizes["status"] = np.where(sizes["filters"] >= min_filters, "kept", "too small")
+        for name in sizes.loc[sizes["status"] == "too small", "group"]:
+            result.pop(name, None)
+    return result, sizes

@@ -9,7 +9,8 @@ import pandas as pd
 import pyarrow as pa
 
 from . import io
-from .metrics import DEFAULT_CUTOFFS, layer_flags, layer_metrics
+from .basis import save_moments
+from .metrics import DEFAULT_CUTOFFS, empty_moments, layer_flags, layer_metrics
 
 DECILE_EDGES = np.linspace(0.0, 1.0, 11)
 
@@ -28,27 +29,47 @@ def depth_decile(conv_depth_norm: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(DECILE_EDGES, x, side="left") - 1, 0, 9).astype(np.int32)
 
 
-def layer_stats(filters_path: str | os.PathLike, model: str, cutoffs: dict | None = None) -> pd.DataFrame:
-    """One row per 3×3 layer of a filters file: its facts and metrics (see LAYER_COLUMNS)."""
+def scan_filters(
+    filters_path: str | os.PathLike, model: str, cutoffs: dict | None = None
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """One read of a filters file: (per-layer table, see LAYER_COLUMNS; moment sums).
+
+    The moment sums are those of ``basis.moments`` (count, Σf, Σffᵀ of the max-abs-scaled
+    filters), computed in the same streamed pass, so statistics and the basis map step
+    cost one read of the file. Memory: the largest layer plus one row group.
+    """
     cutoffs = {**DEFAULT_CUTOFFS, **(cutoffs or {})}
     _, facts = io.filters_metadata(filters_path)
     rows = []
     seen = set()
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path):
+    total = empty_moments()
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
+        if not 0 <= layer < len(facts):
+            raise io.DataError(
+                f"{filters_path}: rows of layer {layer}, but the file's metadata describes "
+                f"{len(facts)} layers; rebuild the model's dump"
+            )
         fact = facts[layer]
         if kernels.shape[0] != fact["n_filters"]:
             raise io.DataError(
                 f"{filters_path}: layer {layer} holds {kernels.shape[0]} filters, "
                 f"its metadata says {fact['n_filters']}; rebuild the model's dump"
             )
-        metrics = layer_metrics(kernels, fact["out_channels"])
+        metrics = layer_metrics(kernels, fact["out_channels"], moments=total)
+        if not np.isfinite(metrics["l1_mean"]):  # a NaN or Inf weight reaches every sum
+            io.check_finite_kernels(kernels, filters_path, layer)
         rows.append({"model": model, **fact, **metrics, **layer_flags(metrics, cutoffs)})
         seen.add(layer)
     if len(seen) != len(facts):
         raise io.DataError(f"{filters_path}: layers {sorted(set(range(len(facts))) - seen)} hold no filters")
     frame = pd.DataFrame(rows, columns=[c for c in LAYER_COLUMNS if c != "depth_decile"])
     frame.insert(LAYER_COLUMNS.index("depth_decile"), "depth_decile", depth_decile(frame["conv_depth_norm"].to_numpy()))
-    return frame.astype(_LAYER_DTYPES)
+    return frame.astype(_LAYER_DTYPES), total
+
+
+def layer_stats(filters_path: str | os.PathLike, model: str, cutoffs: dict | None = None) -> pd.DataFrame:
+    """One row per 3×3 layer of a filters file: its facts and metrics (see LAYER_COLUMNS)."""
+    return scan_filters(filters_path, model, cutoffs)[0]
 
 
 _LAYER_DTYPES = {
@@ -64,7 +85,12 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def write_layer_stats(filters_path, out_path, model: str, cutoffs: dict | None = None) -> pd.DataFrame:
-    frame = layer_stats(filters_path, model, cutoffs)
+def write_layer_stats(
+    filters_path, out_path, model: str, cutoffs: dict | None = None, *, moments_path=None
+) -> pd.DataFrame:
+    """Write the layer table of one model; with ``moments_path``, its moment sums too (same read)."""
+    frame, total = scan_filters(filters_path, model, cutoffs)
     io.write_table(frame_to_table(frame), out_path, io.file_metadata(model))
+    if moments_path is not None:
+        save_moments(total, moments_path)
     return frame

@@ -1,0 +1,99 @@
+"""The Parquet contract on read: schema checks that name file and column, streaming by layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from filterdb import io, synthetic
+
+
+def write_raw(path, table, version=io.SCHEMA_VERSION, row_group_size=io.ROW_GROUP_SIZE):
+    meta = {io.SCHEMA_KEY: version.encode(), io.MODEL_KEY: b"m"}
+    pq.write_table(table.replace_schema_metadata(meta), path, row_group_size=row_group_size)
+
+
+def small_table(n_per_layer=(5, 7, 3), seed=0):
+    rng = np.random.default_rng(seed)
+    layer = np.repeat(np.arange(len(n_per_layer), dtype=np.int32), n_per_layer)
+    n = len(layer)
+    kernels = rng.standard_normal((n, 9)).astype(np.float32)
+    return io.filters_table(layer, np.zeros(n, np.int32), np.arange(n, dtype=np.int32), kernels), kernels
+
+
+def test_wrong_version_names_the_file(tmp_path):
+    table, _ = small_table()
+    write_raw(tmp_path / "old.parquet", table, version="0")
+    with pytest.raises(io.SchemaError, match=r"old\.parquet.*schema version '0'"):
+        io.open_filters(tmp_path / "old.parquet")
+    with pytest.raises(io.SchemaError, match=r"old\.parquet"):
+        io.read_table(tmp_path / "old.parquet")
+
+
+def test_missing_metadata_and_missing_or_mistyped_column(tmp_path):
+    table, _ = small_table()
+    pq.write_table(table, tmp_path / "plain.parquet")
+    with pytest.raises(io.SchemaError, match=r"plain\.parquet.*not a filterdb file"):
+        io.open_filters(tmp_path / "plain.parquet")
+    write_raw(tmp_path / "nocol.parquet", table.drop_columns(["in_ch"]))
+    with pytest.raises(io.SchemaError, match=r"nocol\.parquet: column 'in_ch' is missing"):
+        io.open_filters(tmp_path / "nocol.parquet")
+    flat = pa.table({"layer": pa.array([0], pa.int32()), "out_ch": pa.array([0], pa.int32()),
+                     "in_ch": pa.array([0], pa.int32()), "kernel": pa.array([[1.0] * 9], pa.list_(pa.float64()))})  # fmt: skip
+    write_raw(tmp_path / "typed.parquet", flat)
+    with pytest.raises(io.SchemaError, match=r"typed\.parquet: column 'kernel' has type"):
+        io.open_filters(tmp_path / "typed.parquet")
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet")
+    with pytest.raises(io.SchemaError, match=r"junk\.parquet: not a readable Parquet file"):
+        io.open_filters(tmp_path / "junk.parquet")
+    write_raw(tmp_path / "ok.parquet", table)
+    with pytest.raises(io.SchemaError, match=r"ok\.parquet: column 'nope' is missing"):
+        io.read_table(tmp_path / "ok.parquet", ["nope"])
+
+
+@pytest.mark.parametrize("row_group_size", [1, 4, 6, 1000])
+def test_layers_stream_whole_whatever_the_row_groups(tmp_path, row_group_size):
+    table, kernels = small_table((5, 7, 3, 11))
+    write_raw(tmp_path / "f.parquet", table, row_group_size=row_group_size)
+    seen = list(io.iter_layer_kernels(tmp_path / "f.parquet", columns=("in_ch",)))
+    assert [layer for layer, _, _ in seen] == [0, 1, 2, 3]
+    assert np.array_equal(np.concatenate([k for _, k, _ in seen]), kernels)
+    assert np.array_equal(np.concatenate([e["in_ch"] for _, _, e in seen]), np.arange(26))
+
+
+def test_batches_that_cut_layers_keep_the_right_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "ROW_GROUP_SIZE", 4)  # batches of 4 rows, sliced by pyarrow
+    table, kernels = small_table((5, 7, 3, 11), seed=1)
+    write_raw(tmp_path / "f.parquet", table, row_group_size=3)
+    got = np.concatenate([k for _, k, _ in io.iter_layer_kernels(tmp_path / "f.parquet")])
+    assert np.array_equal(got, kernels)
+
+
+def test_unsorted_rows_and_nonfinite_weights_are_errors(tmp_path):
+    table, kernels = small_table((2, 2))
+    shuffled = table.take([0, 2, 1, 3])
+    write_raw(tmp_path / "shuffled.parquet", shuffled)
+    with pytest.raises(io.DataError, match=r"shuffled\.parquet: the rows of layer 0 are not contiguous"):
+        list(io.iter_layer_kernels(tmp_path / "shuffled.parquet"))
+    kernels[3, 4] = np.nan
+    layer = np.array([0, 0, 1, 1], np.int32)
+    write_raw(tmp_path / "nan.parquet", io.filters_table(layer, layer, layer, kernels))
+    with pytest.raises(io.DataError, match=r"nan\.parquet: layer 1 has 1 filters with NaN"):
+        list(io.iter_layer_kernels(tmp_path / "nan.parquet"))
+    assert len(list(io.iter_layer_kernels(tmp_path / "nan.parquet", check_finite=False))) == 2
+
+
+def test_write_is_deterministic_and_atomic(tmp_path):
+    a = synthetic.write_model(tmp_path / "a.parquet", "m", [(4, 3), (2, 2)], seed=1)
+    b = synthetic.write_model(tmp_path / "b.parquet", "m", [(4, 3), (2, 2)], seed=1)
+    assert a == b
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(tmp_path / "c.parquet") as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
+    info, facts = io.filters_metadata(tmp_path / "a.parquet")
+    assert info["n_filters"] == 16 and [f["n_filters"] for f in facts] == [12, 4]

@@ -1,0 +1,186 @@
+"""Per-layer metrics against direct formulas (scipy SVD, explicit loops) and properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from filterdb import metrics
+from filterdb.metrics import (
+    DEFAULT_CUTOFFS,
+    layer_flags,
+    layer_metrics,
+    orthogonality,
+    randomness_threshold,
+    sparsity,
+    variance_entropy,
+)
+
+
+def entropy_svd(w: np.ndarray) -> float:
+    """The definition: singular values of the centred filters, λ = s²/(n−1), H in log10."""
+    w = np.asarray(w, dtype=np.float64)
+    s = scipy.linalg.svd(w - w.mean(axis=0), compute_uv=False)
+    lam = s**2 / (len(w) - 1)
+    if lam.sum() == 0:
+        return 0.0
+    p = lam / lam.sum()
+    p = p[p > 0]
+    return float(-(p * np.log10(p)).sum())
+
+
+def orthogonality_loop(weight: np.ndarray) -> float:
+    c = weight.shape[0]
+    flat = weight.reshape(c, -1).astype(np.float64)
+    total = 0.0
+    for i in range(c):
+        ni = np.linalg.norm(flat[i])
+        for j in range(c):
+            nj = np.linalg.norm(flat[j])
+            g = flat[i] @ flat[j] / (ni * nj) if ni > 0 and nj > 0 else 0.0
+            total += abs(g - (1.0 if i == j else 0.0))
+    return 1.0 - total / (c * (c - 1))
+
+
+def random_layer(seed: int, out_channels: int, in_channels: int, sparse_share: float = 0.1, offset: float = 0.0):
+    rng = np.random.default_rng(seed)
+    n = out_channels * in_channels
+    w = rng.standard_normal((n, 9)) @ (np.eye(9) + 0.5 * rng.standard_normal((9, 9))) * 0.05 + offset
+    w[rng.random(n) < sparse_share] *= 1e-4
+    return w.astype(np.float32)
+
+
+def test_threshold_constants():
+    assert randomness_threshold(9) == pytest.approx(0.552, abs=1e-3)
+    assert randomness_threshold(64) == pytest.approx(0.906, abs=1e-3)
+    assert randomness_threshold(576) == pytest.approx(0.949, abs=1e-3)
+    n = np.array([9, 64, 576])
+    assert np.allclose(randomness_threshold(n), [randomness_threshold(int(v)) for v in n])
+
+
+@pytest.mark.parametrize("offset", [0.0, 3.0])
+def test_layer_metrics_against_direct_formulas(offset):
+    w = random_layer(0, 32, 48, offset=offset)
+    m = layer_metrics(w, 32)
+    w64 = w.astype(np.float64)
+    peak = np.abs(w64).max(axis=1)
+    sparse = peak < 0.01 * peak.max()
+    assert m["sparsity"] == sparse.mean()
+    assert m["variance_entropy"] == pytest.approx(entropy_svd(w64), abs=1e-9)
+    assert m["clean_entropy"] == pytest.approx(entropy_svd(w64[~sparse]), abs=1e-9)
+    assert m["n_clean"] == (~sparse).sum()
+    assert m["randomness_threshold"] == randomness_threshold(len(w))
+    assert m["entropy_ratio"] == pytest.approx(m["variance_entropy"] / m["randomness_threshold"], rel=1e-12)
+    assert m["orthogonality"] == pytest.approx(orthogonality_loop(w64.reshape(32, -1)), abs=1e-12)
+    assert m["l1_mean"] == pytest.approx(np.abs(w64).sum(axis=1).mean(), rel=1e-12)
+    assert m["l2_mean"] == pytest.approx(np.sqrt((w64**2).sum(axis=1)).mean(), rel=1e-12)
+    assert m["abs_max"] == np.abs(w64).max()
+
+
+def test_mostly_sparse_layer_takes_the_other_clean_path():
+    w = random_layer(1, 16, 16, sparse_share=0.8)
+    w64 = w.astype(np.float64)
+    peak = np.abs(w64).max(axis=1)
+    sparse = peak < 0.01 * peak.max()
+    assert sparse.mean() > 0.5
+    m = layer_metrics(w, 16)
+    assert m["clean_entropy"] == pytest.approx(entropy_svd(w64[~sparse]), abs=1e-9)
+
+
+def test_chunking_does_not_change_results(monkeypatch):
+    w = random_layer(2, 64, 40)
+    whole = layer_metrics(w, 64)
+    monkeypatch.setattr(metrics, "CHUNK", 97)
+    monkeypatch.setattr(metrics.layer_sums, "__defaults__", (None, 97))
+    chunked = layer_metrics(w, 64)
+    for key, value in whole.items():
+        assert chunked[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+
+
+def test_float32_and_float64_inputs_agree():
+    w = random_layer(3, 8, 8)
+    a = layer_metrics(w, 8)
+    b = layer_metrics(w.astype(np.float64), 8)
+    for key in a:
+        assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-15), key
+
+
+def test_entropy_bounds_and_degenerate_layers():
+    rng = np.random.default_rng(4)
+    isotropic = rng.standard_normal((200_000, 9))
+    assert variance_entropy(isotropic) == pytest.approx(metrics.MAX_ENTROPY, abs=1e-3)
+    rank_one = np.outer(rng.standard_normal(500), rng.standard_normal(9))
+    assert variance_entropy(rank_one) == pytest.approx(0.0, abs=1e-9)
+    assert variance_entropy(np.ones((10, 9))) == 0.0
+    assert np.isnan(variance_entropy(np.ones((1, 9))))
+    assert sparsity(np.zeros((5, 9))) == 1.0
+
+
+def test_orthogonality_closed_forms():
+    q = np.linalg.qr(np.random.default_rng(5).standard_normal((18, 18)))[0]
+    assert orthogonality(q[:6].reshape(6, 2, 3, 3)) == pytest.approx(1.0, abs=1e-12)
+    parallel = np.tile(np.arange(1.0, 19.0), (4, 1))
+    assert orthogonality(parallel) == pytest.approx(0.0, abs=1e-12)
+    with_zero = q[:3].copy()
+    with_zero[1] = 0.0
+    assert orthogonality(with_zero) == pytest.approx(orthogonality_loop(with_zero), abs=1e-12)
+    assert np.isnan(orthogonality(q[:1]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    out_channels=st.integers(2, 12),
+    in_channels=st.integers(1, 12),
+    offset=st.floats(-1, 1),
+)
+def test_properties_on_random_layers(seed, out_channels, in_channels, offset):
+    w = random_layer(seed, out_channels, in_channels, offset=offset)
+    m = layer_metrics(w, out_channels)
+    if len(w) >= 2:
+        assert m["variance_entropy"] == pytest.approx(entropy_svd(w), abs=1e-9)
+        assert -1e-12 <= m["variance_entropy"] <= metrics.MAX_ENTROPY + 1e-12
+    # invariance to the order of filters (all but orthogonality, which follows channels)
+    order = np.random.default_rng(seed).permutation(len(w))
+    shuffled = layer_metrics(w[order], out_channels)
+    for key in ("sparsity", "variance_entropy", "clean_entropy", "l1_mean", "l2_mean", "abs_max"):
+        assert shuffled[key] == pytest.approx(m[key], rel=1e-9, abs=1e-12, nan_ok=True), key
+    # invariance of orthogonality to the order of output channels
+    channels = np.random.default_rng(seed + 1).permutation(out_channels)
+    permuted = w.reshape(out_channels, in_channels, 9)[channels].reshape(-1, 9)
+    assert layer_metrics(permuted, out_channels)["orthogonality"] == pytest.approx(m["orthogonality"], abs=1e-12)
+
+
+def test_moments_from_the_metrics_pass():
+    w = random_layer(6, 20, 30)
+    total = metrics.empty_moments()
+    layer_metrics(w, 20, moments=total)
+    w64 = w.astype(np.float64)
+    scaled = w64 / np.abs(w64).max(axis=1, keepdims=True)
+    assert int(total["count"]) == len(w)
+    assert np.allclose(total["sum"], scaled.sum(axis=0), rtol=1e-12, atol=1e-9)
+    assert np.allclose(total["outer"], scaled.T @ scaled, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nonfinite_weights_reach_the_sums():
+    w = random_layer(7, 4, 4)
+    w[3, 2] = np.nan
+    assert np.isnan(layer_metrics(w, 4)["l1_mean"])
+    w[3, 2] = np.inf
+    assert not np.isfinite(layer_metrics(w, 4)["l1_mean"])
+
+
+def test_flags_follow_cutoffs():
+    base = {"sparsity": 0.6, "entropy_ratio": 0.3}
+    assert layer_flags(base, DEFAULT_CUTOFFS) == {"flag_sparse": True, "flag_collapsed": True, "flag_random_like": False}
+    assert layer_flags({"sparsity": 0.1, "entropy_ratio": 1.2}, DEFAULT_CUTOFFS) == {
+        "flag_sparse": False, "flag_collapsed": False, "flag_random_like": True,
+    }  # fmt: skip
+    assert not layer_flags({"sparsity": 0.1, "entropy_ratio": float("nan")}, DEFAULT_CUTOFFS)["flag_collapsed"]
+    custom = {"sparse_min": 0.05, "collapsed_max": 0.1, "random_like_min": 1.5}
+    assert layer_flags({"sparsity": 0.1, "entropy_ratio": 1.2}, custom)["flag_sparse"]
+    assert not layer_flags({"sparsity": 0.1, "entropy_ratio": 1.2}, custom)["flag_random_like"]

@@ -1,0 +1,73 @@
+"""Per-layer statistics of a filters file: columns, values, depth deciles, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from filterdb import basis, io, metrics, stats, synthetic
+
+SHAPES = [(8, 3), (16, 8), (16, 16), (32, 16)]
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "m.parquet"
+    synthetic.write_model(path, "m", SHAPES, seed=3, sparse_share=0.2)
+    return path
+
+
+def test_layer_table_columns_and_values(model_file):
+    frame = stats.layer_stats(model_file, "m")
+    assert list(frame.columns) == stats.LAYER_COLUMNS
+    assert frame["layer"].tolist() == [0, 1, 2, 3]
+    kernels = {layer: k for layer, k, _ in io.iter_layer_kernels(model_file)}
+    for row in frame.itertuples():
+        expected = metrics.layer_metrics(kernels[row.layer], row.out_channels)
+        assert row.n_filters == kernels[row.layer].shape[0]
+        for key, value in expected.items():
+            assert getattr(row, key) == pytest.approx(value, rel=1e-12, nan_ok=True), key
+    assert frame["depth_decile"].tolist() == [0, 3, 6, 9]
+
+
+def test_one_read_gives_stats_and_moments(model_file, tmp_path):
+    frame, total = stats.scan_filters(model_file, "m")
+    alone = basis.moments(model_file)
+    assert int(total["count"]) == int(alone["count"]) == frame["n_filters"].sum()
+    assert np.allclose(total["outer"], alone["outer"], rtol=1e-13, atol=0)
+    stats.write_layer_stats(model_file, tmp_path / "l.parquet", "m", moments_path=tmp_path / "m.npz")
+    assert np.array_equal(basis.load_moments(tmp_path / "m.npz")["sum"], total["sum"])
+    assert pq.read_schema(tmp_path / "l.parquet").metadata[io.MODEL_KEY] == b"m"
+
+
+def test_depth_deciles_edges():
+    x = np.array([0.0, 0.05, 0.1, 0.1000001, 0.5, 0.95, 1.0])
+    assert stats.depth_decile(x).tolist() == [0, 0, 0, 1, 4, 9, 9]
+
+
+def test_flags_use_configured_cutoffs(model_file):
+    frame = stats.layer_stats(model_file, "m", {"sparse_min": 0.0})
+    assert frame["flag_sparse"].all()
+    frame = stats.layer_stats(model_file, "m", {"random_like_min": 0.0})
+    assert frame["flag_random_like"].all()
+
+
+def test_nan_filter_is_an_error_naming_file_and_layer(tmp_path):
+    rng = np.random.default_rng(0)
+    kernels = [rng.standard_normal((s[0] * s[1], 9)) for s in SHAPES]
+    kernels[2][5, 1] = np.nan
+    synthetic.write_model(tmp_path / "bad.parquet", "bad", SHAPES, kernels=kernels)
+    with pytest.raises(io.DataError, match=r"bad\.parquet: layer 2 has 1 filters with NaN"):
+        stats.layer_stats(tmp_path / "bad.parquet", "bad")
+    with pytest.raises(io.DataError, match=r"bad\.parquet: layer 2"):
+        basis.moments(tmp_path / "bad.parquet")
+
+
+def test_metadata_that_disagrees_with_the_rows(tmp_path, model_file):
+    table = pq.read_table(model_file)
+    info, facts = io.filters_metadata(model_file)
+    facts[1]["n_filters"] += 1
+    io.write_table(table, tmp_path / "x.parquet", io.file_metadata("m", model_info=info, layers=facts))
+    with pytest.raises(io.DataError, match=r"x\.parquet: layer 1 holds 128 filters, its metadata says 129"):
+        stats.layer_stats(tmp_path / "x.parquet", "m")
