@@ -94,3 +94,22 @@ def test_checksum_mismatch(tmp_path):
     torch.save(create("x", "resnet10t", pretrained=False).state_dict(), path)
     with pytest.raises(SourceError, match="checksum mismatch"):
         _load(_row(path, sha256="0" * 64))
+
+
+def test_pretrained_weights_come_from_the_local_hugging_face_cache(monkeypatch, tmp_path):
+    """timm's own hub loading, served offline by a cache laid out as huggingface_hub writes it."""
+    from safetensors.torch import save_file
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    trained = create("x", "resnet10t", pretrained=False, seed=7)
+    repo = trained.pretrained_cfg["hf_hub_id"]  # timm/resnet10t.c3_in1k
+    revision = "0" * 40
+    repo_dir = tmp_path / "hub" / ("models--" + repo.replace("/", "--"))
+    (repo_dir / "snapshots" / revision).mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in trained.state_dict().items()}, str(repo_dir / "snapshots" / revision / "model.safetensors"))
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(revision)
+    loaded = _load({"model": "hub", "source": "timm", "reference": "resnet10t", "pretrained": True})
+    stem = next(c for c in loaded.convs if c.name == "conv1.0")
+    assert np.array_equal(stem.weight, trained.conv1[0].weight.detach().numpy())
