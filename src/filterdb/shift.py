@@ -69,7 +69,8 @@ class Binner:
             inside = (coefficients >= self.low) & (coefficients <= self.high)
         coefficients -= self.low
         coefficients *= self.norm
-        np.copyto(index, coefficients, casting="unsafe")
+        with np.errstate(invalid="ignore"):  # NaN and huge values: masked out below
+            np.copyto(index, coefficients, casting="unsafe")
         np.minimum(index, self.bins - 1, out=index)
         if inside is not None:
             np.maximum(index, 0, out=index)

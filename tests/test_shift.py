@@ -1,0 +1,202 @@
+"""Histograms and the shift D: against np.histogram and scipy.stats.entropy, properties,
+streamed against in-memory, grouping along any axis, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from filterdb import basis, io, shift, stats, synthetic
+from filterdb.shift import FLOAT32_EPS, bin_edges, densities, histogram_counts, shift_matrix
+
+MODELS = {  # model: (layer shapes, distribution group, task)
+    "a": ([(16, 8), (32, 16), (8, 8)], 0, "classification"),
+    "b": ([(8, 8), (48, 32)], 1, "segmentation"),
+    "c": ([(24, 24), (16, 4)], 2, "classification"),
+    "d": ([(32, 32)], 1, "detection"),
+}
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    root = tmp_path_factory.mktemp("db")
+    for model, (shapes, group, _) in MODELS.items():
+        synthetic.write_model(root / f"{model}.parquet", model, shapes, seed=11, group=group, sparse_share=0.05)
+    paths = {m: root / f"{m}.parquet" for m in MODELS}
+    b = basis.basis_from_moments(basis.moments(p) for p in paths.values())
+    ranges = [basis.coefficient_range(p, b) for p in paths.values()]
+    low = np.min([r[0] for r in ranges], axis=0)
+    high = np.max([r[1] for r in ranges], axis=0)
+    edges = bin_edges(low, high, 70)
+    for model, path in paths.items():
+        io.write_table(shift.layer_histograms(path, b, edges), root / f"{model}.hist.parquet", io.file_metadata(model))
+    layers = pd.concat([stats.layer_stats(p, m) for m, p in paths.items()], ignore_index=True)
+    layers["task"] = layers["model"].map({m: v[2] for m, v in MODELS.items()})
+    histograms = {m: shift.read_histograms(root / f"{m}.hist.parquet") for m in MODELS}
+    return {"paths": paths, "basis": b, "edges": edges, "layers": layers, "histograms": histograms}
+
+
+def d_scipy(p_counts, q_counts, evr, eps=FLOAT32_EPS):
+    """D with scipy.stats.entropy (KL in nats) on eps-filled, renormalised densities."""
+    total = 0.0
+    for i in range(9):
+        p = p_counts[i] / p_counts[i].sum()
+        q = q_counts[i] / q_counts[i].sum()
+        p = np.where(p == 0, eps, p)
+        q = np.where(q == 0, eps, q)
+        total += evr[i] * (scipy.stats.entropy(p, q) + scipy.stats.entropy(q, p))
+    return total
+
+
+def in_memory_group_counts(database, groups, bins=70):
+    """The reference method: every filter in memory, direct projection, its own database-wide
+    range, np.histogram."""
+    b = database["basis"]
+    coefficients = {}
+    for model, path in database["paths"].items():
+        kernels = np.concatenate([k for _, k, _ in io.iter_layer_kernels(path)]).astype(np.float64)
+        peak = np.abs(kernels).max(axis=1, keepdims=True)
+        scaled = np.where(peak > 0, kernels / np.where(peak > 0, peak, 1), 0.0)
+        coefficients[model] = (scaled - b["mean"]) @ b["components"].T
+    everything = np.concatenate(list(coefficients.values()))
+    low, high = everything.min(axis=0), everything.max(axis=0)
+    out = {}
+    for name, models in groups.items():
+        c = np.concatenate([coefficients[m] for m in models])
+        out[name] = np.stack([np.histogram(c[:, i], bins=bins, range=(low[i], high[i]))[0] for i in range(9)])
+    return out
+
+
+def test_histogram_counts_equal_numpy():
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((20_000, 9)) * np.arange(1, 10)
+    edges = bin_edges(values.min(axis=0), values.max(axis=0), 70)
+    counts = histogram_counts(values, edges)
+    for i in range(9):
+        assert np.array_equal(counts[i], np.histogram(values[:, i], bins=edges[i])[0])
+    # a fixed range: values outside (and NaN) are not counted, as in np.histogram
+    fixed = bin_edges(np.full(9, -1.0), np.full(9, 1.0), 7)
+    values[0, 0] = np.nan
+    counts = histogram_counts(values, fixed)
+    for i in range(9):
+        assert np.array_equal(counts[i], np.histogram(values[:, i], bins=7, range=(-1, 1))[0])
+
+
+def test_streamed_shift_equals_in_memory(database):
+    groups = {"classification": ["a", "c"], "segmentation": ["b"], "detection": ["d"]}
+    sums, sizes = shift.group_histograms(database["layers"], database["histograms"], "task")
+    reference = in_memory_group_counts(database, groups)
+    for name in groups:
+        assert np.array_equal(sums[name], reference[name]), name
+    evr = database["basis"]["explained_variance_ratio"]
+    matrix = shift_matrix(sums, evr)
+    for p in groups:
+        for q in groups:
+            expected = 0.0 if p == q else d_scipy(reference[p], reference[q], evr)
+            assert matrix.loc[p, q] == pytest.approx(expected, abs=1e-9, rel=1e-9)
+    assert sizes.set_index("group").loc["classification", "filters"] == sum(
+        s[0] * s[1] for m in ("a", "c") for s in MODELS[m][0]
+    )
+
+
+def test_histograms_invariant_to_filter_order_and_file_chunks(database, tmp_path):
+    path = database["paths"]["b"]
+    kernels = [k for _, k, _ in io.iter_layer_kernels(path)]
+    shapes = MODELS["b"][0]
+    rng = np.random.default_rng(1)
+    shuffled = [k[rng.permutation(len(k))] for k in kernels]
+    synthetic.write_model(tmp_path / "s.parquet", "b", shapes, kernels=shuffled)
+    original = shift.model_histograms(path, database["basis"], database["edges"])
+    permuted = shift.model_histograms(tmp_path / "s.parquet", database["basis"], database["edges"])
+    assert all(np.array_equal(x, y) for x, y in zip(original, permuted))
+    # the same rows cut into many row groups
+    table = io.open_filters(path).read()
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, tmp_path / "chunked.parquet", row_group_size=37)
+    chunked = shift.model_histograms(tmp_path / "chunked.parquet", database["basis"], database["edges"])
+    assert all(np.array_equal(x, y) for x, y in zip(original, chunked))
+    a, _ = stats.scan_filters(path, "b")
+    b, _ = stats.scan_filters(tmp_path / "chunked.parquet", "b")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_histogram_file_round_trip(database, tmp_path):
+    layers, sizes, counts = shift.model_histograms(database["paths"]["a"], database["basis"], database["edges"])
+    io.write_table(shift.histograms_table(layers, sizes, counts), tmp_path / "h.parquet", io.file_metadata("a"))
+    ids, back = shift.read_histograms(tmp_path / "h.parquet")
+    assert np.array_equal(ids, layers) and np.array_equal(back, counts)
+    assert (counts.sum(axis=2) == sizes[:, None]).all()  # database range: every filter counted
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    groups=st.integers(1, 5),
+    bins=st.integers(2, 30),
+    sparse=st.floats(0, 0.9),
+)
+def test_d_properties(seed, groups, bins, sparse):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 50, size=(groups, 9, bins))
+    counts[rng.random(counts.shape) < sparse] = 0
+    counts[:, :, 0] += 1  # no group is empty
+    evr = rng.dirichlet(np.ones(9))
+    names = [f"g{i}" for i in range(groups)]
+    matrix = shift_matrix(dict(zip(names, counts)), evr).to_numpy()
+    assert (matrix >= 0).all()
+    assert np.array_equal(np.diag(matrix), np.zeros(groups))
+    assert np.array_equal(matrix, matrix.T)
+    for a in range(groups):
+        for b in range(a + 1, groups):
+            assert matrix[a, b] == pytest.approx(d_scipy(counts[a], counts[b], evr), rel=1e-9, abs=1e-12)
+    # D(P, P) = 0 for the same distribution given by other counts (scaled)
+    twice = shift_matrix({"x": counts[0], "y": 3 * counts[0]}, evr).to_numpy()
+    assert twice[0, 1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_densities_fill_empty_bins_with_eps():
+    p = densities(np.array([[0, 2, 2]] * 9))
+    assert p[0, 0] == pytest.approx(FLOAT32_EPS / (1 + FLOAT32_EPS))
+    assert np.allclose(p.sum(axis=-1), 1.0)
+    with pytest.raises(io.DataError, match=r"empty.*group\(s\): b"):
+        shift_matrix({"a": np.ones((9, 3)), "b": np.zeros((9, 3))}, np.full(9, 1 / 9))
+
+
+def test_axes_combinations_and_filters(database):
+    layers, histograms = database["layers"], database["histograms"]
+    sums, sizes = shift.group_histograms(layers, histograms, ["task", "depth_decile"])
+    assert "classification / 0" in sums and "detection / 0" in sums
+    first, _ = shift.group_histograms(layers, histograms, "task", where={"depth_decile": 0})
+    assert sorted(first) == ["classification", "detection", "segmentation"]
+    assert sum(c.sum() for c in first.values()) == 9 * layers.loc[layers["depth_decile"] == 0, "n_filters"].sum()
+    # a new axis reuses the stored histograms: per-model sums equal the model's total
+    by_model, _ = shift.group_histograms(layers, histograms, "model")
+    for model, (_, counts) in histograms.items():
+        assert np.array_equal(by_model[model], counts.sum(axis=0))
+
+
+def test_axis_errors_and_small_groups(database):
+    layers, histograms = database["layers"], database["histograms"]
+    with pytest.raises(KeyError, match="'colour' is not a column.*known columns: .*task"):
+        shift.group_histograms(layers, histograms, "colour")
+    with pytest.raises(KeyError, match="filter column 'nope'"):
+        shift.group_histograms(layers, histograms, "task", where={"nope": 1})
+    sums, sizes = shift.group_histograms(layers, histograms, "task", min_filters=1100)
+    assert sizes.set_index("group").loc["detection", "status"] == "too small"  # 1024 filters
+    assert "detection" not in sums and "classification" in sums
+    partial = {m: h for m, h in histograms.items() if m != "d"}
+    with pytest.raises(io.DataError, match=r"d \(no histogram file\)"):
+        shift.group_histograms(layers, partial, "task")
+
+
+def test_layer_with_empty_histogram(database):
+    far = bin_edges(np.full(9, 100.0), np.full(9, 101.0), 70)
+    with pytest.raises(io.DataError, match=r"a\.parquet: layer 0: the histogram of coefficient\(s\) c0, .* is empty"):
+        shift.model_histograms(database["paths"]["a"], database["basis"], far)
+    _, _, counts = shift.model_histograms(database["paths"]["a"], database["basis"], far, on_empty="keep")
+    assert counts.sum() == 0
