@@ -12,7 +12,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -105,6 +105,43 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[byte
             use_dictionary=False,
             write_statistics=["layer"] if "layer" in table.column_names else True,
         )
+
+
+def write_stream(
+    tables: Iterable[pa.Table], path: str | os.PathLike, schema: pa.Schema, metadata: Mapping[bytes, bytes]
+) -> int:
+    """Write a stream of tables as one file, atomically, with ``write_table``'s options.
+
+    Memory holds one incoming table plus one row group: a file of any size is written
+    with bounded memory. Incoming tables are re-cut into row groups of ROW_GROUP_SIZE
+    rows, so the file has the same row groups (and bytes) as ``write_table`` would give.
+    Returns the number of rows written.
+    """
+    schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
+    rows = 0
+    with atomic_path(path, suffix=".parquet") as tmp:
+        with pq.ParquetWriter(
+            tmp,
+            schema,
+            compression="zstd",
+            use_dictionary=False,
+            write_statistics=["layer"] if "layer" in schema.names else True,
+        ) as writer:
+            pending: list[pa.Table] = []
+            pending_rows = 0
+            for table in tables:
+                pending.append(table.cast(schema.remove_metadata()) if not table.schema.equals(schema, check_metadata=False) else table)
+                pending_rows += table.num_rows
+                while pending_rows >= ROW_GROUP_SIZE:
+                    whole = pa.concat_tables(pending)
+                    writer.write_table(whole.slice(0, ROW_GROUP_SIZE).combine_chunks(), row_group_size=ROW_GROUP_SIZE)
+                    rest = whole.slice(ROW_GROUP_SIZE)
+                    pending, pending_rows = [rest], rest.num_rows
+                    rows += ROW_GROUP_SIZE
+            if pending_rows:
+                writer.write_table(pa.concat_tables(pending).combine_chunks(), row_group_size=ROW_GROUP_SIZE)
+                rows += pending_rows
+    return rows
 
 
 def filters_table(layer: np.ndarray, out_ch: np.ndarray, in_ch: np.ndarray, kernels: np.ndarray) -> pa.Table:

@@ -1,0 +1,444 @@
+"""Import the paper's published database (one HDF5 file) into filterdb's layout.
+
+The release (Gavrikov & Keuper, CNN Filter DB, v0.1.0 and v1.0.0) holds
+
+- ``/filters`` (``/filter`` in some copies): an N×3×3 or N×9 float array, one filter a row;
+- ``/meta``: a pandas (PyTables) table, one row per conv layer, indexed by ``model_id``,
+  ``conv_depth``, ``conv_depth_norm`` (and ``layer_id`` in v1.0.0), whose ``filter_ids``
+  column holds a ``"start:end"`` string of the layer's rows, and model columns such as
+  ``Name``, ``Task``, ``Visual Category`` (``Datatype``), ``Training-Dataset``,
+  ``Pretraining-Dataset``, ``Precision``, ``Training``, and per-layer ``in_channels``,
+  ``out_channels``.
+
+``import_hdf5`` writes, per model, ``OUT/filters/{model}.parquet`` exactly as the dump
+step does (columns, row order, metadata: model info and layer facts), plus the model
+sheet ``OUT/models.tsv`` (source ``hdf5``; columns it does not know are kept, in
+snake_case) and ``OUT/import.json`` (what was found, e.g. the filter-id convention).
+Filters are streamed in chunks: memory is bounded by ``chunk_filters`` whatever the
+size of the file.
+
+Filter ids: the release writes inclusive ends (``"0:575"`` is 576 filters); the
+extraction tool wrote exclusive ends. The convention is detected from the ranges
+themselves (adjacent layers, layer sizes from the channel counts, the array's length)
+and reported; overlapping ranges and ranges past the array are errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import io
+
+log = logging.getLogger(__name__)
+
+# release column → model-sheet column (models.schema.yaml); first match wins
+MODEL_COLUMN_MAP = {
+    "Name": "architecture",
+    "Task": "task",
+    "Visual Category": "visual_category",
+    "Datatype": "visual_category",
+    "Training-Dataset": "training_dataset",
+    "Pretraining-Dataset": "pretraining_dataset",
+    "Precision": "precision",
+    "Training": "training",
+    "Family": "family",
+    "Architecture": "family",
+}
+INDEX_COLUMNS = ("model_id", "conv_depth", "conv_depth_norm", "layer_id")
+LAYER_FACT_COLUMNS = ("in_channels", "out_channels", "groups", "stride", "dilation")
+MODEL_ID_PATTERN = re.compile(r"[^A-Za-z0-9_.+-]+")
+
+
+class HDF5LayoutError(ValueError):
+    """The HDF5 file does not follow the release's layout; the message says where."""
+
+
+def snake_case(name: str) -> str:
+    text = re.sub(r"[^0-9A-Za-z]+", "_", str(name)).strip("_").lower()
+    return text or "column"
+
+
+def read_meta(h5_path: str | os.PathLike) -> pd.DataFrame:
+    """The ``/meta`` table with its index levels as columns (PyTables table, or CSV bytes)."""
+    import h5py
+
+    with h5py.File(h5_path, "r") as handle:
+        if "meta" not in handle:
+            raise HDF5LayoutError(f"{h5_path}: no /meta table (expected the release's layer table)")
+        node = handle["meta"]
+        raw = node[...] if isinstance(node, h5py.Dataset) else None
+    if raw is not None:  # a CSV stored as bytes, as some copies of the release do
+        import io as _io
+
+        text = bytes(bytearray(np.asarray(raw).reshape(-1))).decode("utf-8")
+        meta = pd.read_csv(_io.StringIO(text))
+    else:
+        meta = pd.read_hdf(h5_path, "meta")
+    meta = meta.reset_index()
+    meta = meta.drop(columns=[c for c in meta.columns if c == "index" or str(c).startswith("level_")])
+    for column in ("model_id", "filter_ids"):
+        if column not in meta.columns:
+            raise HDF5LayoutError(f"{h5_path}: /meta has no column or index level {column!r}")
+    return meta
+
+
+def parse_ranges(meta: pd.DataFrame, n_rows: int, h5_path) -> tuple[np.ndarray, np.ndarray, str]:
+    """(start, stop) half-open row ranges of every layer, and the detected convention."""
+    text = meta["filter_ids"].astype(str).str.strip()
+    parts = text.str.extract(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
+    bad = parts[0].isna()
+    if bad.any():
+        row = meta.loc[bad].iloc[0]
+        raise HDF5LayoutError(
+            f"{h5_path}: /meta row of model_id {row['model_id']}: filter_ids {row['filter_ids']!r} "
+            "is not a 'start:end' pair"
+        )
+    start = parts[0].astype(np.int64).to_numpy()
+    end = parts[1].astype(np.int64).to_numpy()
+    convention = detect_convention(meta, start, end, n_rows)
+    stop = end + 1 if convention == "inclusive" else end
+    empty = stop <= start
+    if empty.any():
+        row = meta.loc[empty].iloc[0]
+        raise HDF5LayoutError(f"{h5_path}: model_id {row['model_id']}: filter_ids {row['filter_ids']!r} is an empty range")
+    past = stop > n_rows
+    if past.any():
+        row = meta.loc[past].iloc[0]
+        raise HDF5LayoutError(
+            f"{h5_path}: model_id {row['model_id']}: filter_ids {row['filter_ids']!r} ({convention} end) "
+            f"runs past the filter array, which has {n_rows} rows"
+        )
+    order = np.argsort(start, kind="stable")
+    overlap = np.flatnonzero(start[order][1:] < stop[order][:-1])
+    if overlap.size:
+        a, b = meta.iloc[order[overlap[0]]], meta.iloc[order[overlap[0] + 1]]
+        raise HDF5LayoutError(
+            f"{h5_path}: filter ids overlap: model_id {a['model_id']} ({a['filter_ids']!r}) and "
+            f"model_id {b['model_id']} ({b['filter_ids']!r}) ({convention} ends)"
+        )
+    return start, stop, convention
+
+
+def detect_convention(meta: pd.DataFrame, start: np.ndarray, end: np.ndarray, n_rows: int) -> str:
+    """"inclusive" or "exclusive" ends, by votes of three independent clues."""
+    votes = {"inclusive": 0, "exclusive": 0}
+    order = np.argsort(start, kind="stable")
+    s, e = start[order], end[order]
+    if len(s) > 1:  # adjacent layers: next start = end + 1 (inclusive) or = end (exclusive)
+        votes["inclusive"] += int((s[1:] == e[:-1] + 1).sum())
+        votes["exclusive"] += int((s[1:] == e[:-1]).sum())
+    if {"in_channels", "out_channels"} <= set(meta.columns):
+        size = pd.to_numeric(meta["in_channels"], errors="coerce") * pd.to_numeric(meta["out_channels"], errors="coerce")
+        size = size.to_numpy()
+        votes["inclusive"] += int((end - start + 1 == size).sum())
+        votes["exclusive"] += int((end - start == size).sum())
+    if len(e):
+        votes["inclusive"] += 2 * int(e.max() == n_rows - 1)
+        votes["exclusive"] += 2 * int(e.max() == n_rows) + 2 * int(e.max() >= n_rows)
+    if votes["exclusive"] > votes["inclusive"]:
+        return "exclusive"
+    return "inclusive"  # the release's documented convention, also on a tie
+
+
+def model_ids(meta: pd.DataFrame) -> dict[Any, str]:
+    """model_id → a unique filterdb model id (the release's ``model`` string when it has one)."""
+    names: dict[Any, str] = {}
+    taken: set[str] = set()
+    for model_id, part in meta.groupby("model_id", sort=True):
+        base = None
+        for column in ("model", "Name"):
+            if column in part.columns and pd.notna(part[column].iloc[0]):
+                base = str(part[column].iloc[0])
+                break
+        name = MODEL_ID_PATTERN.sub("_", base).strip("_.+-") if base else ""
+        if not name or not name[0].isalnum():
+            name = f"m{model_id}" + (f"_{name}" if name else "")
+        if name in taken:
+            name = f"{name}_{model_id}"
+        taken.add(name)
+        names[model_id] = name
+    return names
+
+
+def split_columns(meta: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(model-level columns: constant within every model; layer-level columns)."""
+    skip = set(INDEX_COLUMNS) | {"filter_ids"} | set(LAYER_FACT_COLUMNS)
+    candidates = [c for c in meta.columns if c not in skip]
+    if not candidates:
+        return [], []
+    distinct = meta.groupby("model_id", sort=False)[candidates].nunique(dropna=False)
+    model_level = [c for c in candidates if (distinct[c] <= 1).all()]
+    return model_level, [c for c in candidates if c not in model_level]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def model_row(model: str, model_id: Any, first: pd.Series, model_columns: list[str], h5_name: str) -> dict:
+    """One row of the model sheet from a model's first /meta row."""
+    row: dict[str, Any] = {"model": model, "source": "hdf5", "reference": f"{h5_name}#model_id={model_id}"}
+    mapped = set()
+    for column, target in MODEL_COLUMN_MAP.items():
+        if column in first.index and target not in row and pd.notna(first[column]):
+            row[target] = _clean(first[column])
+            mapped.add(column)
+    row.setdefault("architecture", model)
+    row.setdefault("family", row["architecture"])
+    for required in ("task", "visual_category", "training_dataset"):
+        row.setdefault(required, "unknown")
+    pretraining = row.get("pretraining_dataset")
+    row["pretrained"] = bool(pretraining) and str(pretraining).strip().lower() not in ("", "none", "nan", "-", "no")
+    row["model_id"] = _clean(model_id)
+    if "model" in first.index and pd.notna(first["model"]):
+        row["release_model"] = _clean(first["model"])
+    for column in model_columns:
+        if column in mapped or column in ("model",):
+            continue
+        key = snake_case(column)
+        while key in row:
+            key += "_"
+        row[key] = _clean(first[column])
+    return row
+
+
+def layer_facts(part: pd.DataFrame, sizes: np.ndarray, layer_columns: list[str]) -> list[dict]:
+    """Dump-style facts of one model's layers (rows of ``part`` in layer order)."""
+    facts = []
+    for index, (record, n) in enumerate(zip(part.to_dict("records"), sizes)):
+        get = lambda key, default=None: _clean(record.get(key, default))  # noqa: E731
+        cout, cin = get("out_channels"), get("in_channels")
+        cout = int(cout) if cout is not None and pd.notna(cout) else None
+        cin = int(cin) if cin is not None and pd.notna(cin) else None
+        if cout and cin and (cout * cin) % n == 0 and n % cout == 0:
+            groups = cout * cin // n  # grouped or depthwise: n = out · in / groups
+        else:  # channel counts missing or inconsistent: one "channel" per filter row
+            cout, cin, groups = int(n), 1, 1
+        depth = get("conv_depth", index)
+        depth_norm = get("conv_depth_norm")
+        fact = {
+            "layer": index,
+            "name": str(get("layer_id", f"conv_depth_{depth}")),
+            "in_channels": int(cin),
+            "out_channels": int(cout),
+            "groups": int(get("groups", groups) or groups),
+            "stride": int(get("stride", -1) if pd.notna(get("stride", -1)) else -1),
+            "dilation": int(get("dilation", -1) if pd.notna(get("dilation", -1)) else -1),
+            "n_filters": int(n),
+            "conv_depth": int(depth) if depth is not None else index,
+            "conv_depth_norm": float(depth_norm) if depth_norm is not None else 0.0,
+            "depth_source": "hdf5",
+        }
+        for column in layer_columns:
+            key = snake_case(column)
+            if key not in fact:
+                fact[key] = _clean(record.get(column))
+        facts.append(fact)
+    return facts
+
+
+def _iter_rows(filters, ranges: list[tuple[int, int]], chunk: int):
+    """Yield (layer index, first row within the layer, (k, 9) float array) in chunks."""
+    for layer, (begin, end) in enumerate(ranges):
+        for offset in range(begin, end, chunk):
+            block = np.asarray(filters[offset : min(offset + chunk, end)])
+            yield layer, offset - begin, block.reshape(block.shape[0], 9)
+
+
+def import_hdf5(
+    h5_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    chunk_filters: int = 1 << 22,
+    progress: bool = True,
+    on_nonfinite: str = "error",
+    models: list[str] | None = None,
+) -> dict:
+    """Convert the release's HDF5 file into ``out_dir/filters/{model}.parquet`` + ``models.tsv``.
+
+    chunk_filters: filters read from the HDF5 file at a time (memory ≈ 80 bytes each).
+    on_nonfinite: "error" (a DataError naming model and layer) or "exclude" (the layer
+    is left out and recorded in the model info, as the dump does; costs a second read).
+    models: only these model ids (filterdb ids, see models.tsv), for a partial import.
+    Returns a summary, also written to ``out_dir/import.json``.
+    """
+    import h5py
+
+    started = time.perf_counter()
+    out = Path(out_dir)
+    meta = read_meta(h5_path)
+    with h5py.File(h5_path, "r") as handle:
+        key = "filters" if "filters" in handle else "filter" if "filter" in handle else None
+        if key is None:
+            raise HDF5LayoutError(f"{h5_path}: no /filters array")
+        filters = handle[key]
+        shape = filters.shape
+        if not (len(shape) == 3 and shape[1:] == (3, 3)) and not (len(shape) == 2 and shape[1] == 9):
+            raise HDF5LayoutError(f"{h5_path}: /{key} has shape {shape}, expected N×3×3 or N×9")
+        if filters.dtype not in (np.float32, np.float64):
+            raise HDF5LayoutError(f"{h5_path}: /{key} has dtype {filters.dtype}, expected float32 or float64")
+        n_rows = int(shape[0])
+        source_dtype = str(filters.dtype)
+        start, stop, convention = parse_ranges(meta, n_rows, h5_path)
+        meta = meta.assign(_start=start, _stop=stop)
+        names = model_ids(meta)
+        model_columns, layer_columns = split_columns(meta.drop(columns=["_start", "_stop"]))
+        sort_keys = [c for c in ("conv_depth", "layer_id", "_start") if c in meta.columns]
+        order = sorted(names, key=lambda m: int(meta.loc[meta["model_id"] == m, "_start"].min()))
+        wanted = set(models) if models is not None else None
+        rows, summary_models = [], []
+        total_filters = 0
+        for number, model_id in enumerate(order):
+            model = names[model_id]
+            if wanted is not None and model not in wanted:
+                continue
+            part = meta.loc[meta["model_id"] == model_id].sort_values(sort_keys, kind="stable")
+            ranges = list(zip(part["_start"].astype(int), part["_stop"].astype(int)))
+            sizes = np.array([b - a for a, b in ranges], np.int64)
+            facts = layer_facts(part.drop(columns=["_start", "_stop"]), sizes, layer_columns)
+            excluded = []
+            if on_nonfinite == "exclude":
+                keep = []
+                for fact, (a, b) in zip(facts, ranges):
+                    bad = _count_nonfinite(filters, a, b, chunk_filters)
+                    if bad:
+                        log.warning("model %s: layer %s excluded: %d non-finite filters", model, fact["name"], bad)
+                        excluded.append({"name": fact["name"], "nonfinite_filters": bad, "n_filters": fact["n_filters"]})
+                    else:
+                        keep.append((fact, (a, b)))
+                facts = [dict(f, layer=i) for i, (f, _) in enumerate(keep)]
+                ranges = [r for _, r in keep]
+            first = part.iloc[0]
+            info = {
+                "precision": _clean(first["Precision"]) if "Precision" in part.columns else source_dtype,
+                "bn_folded": False,
+                "n_convs": len(part),
+                "n_layers": len(facts),
+                "n_filters": int(sum(f["n_filters"] for f in facts)),
+                "excluded_layers": excluded,
+                "depth_source": "hdf5",
+                "source_detail": {
+                    "file": Path(h5_path).name,
+                    "model_id": _clean(model_id),
+                    "filter_ids": convention,
+                    "source_dtype": source_dtype,
+                },
+            }
+            path = out / "filters" / f"{model}.parquet"
+            tables = _filter_tables(filters, facts, ranges, chunk_filters, model, on_nonfinite)
+            io.write_stream(tables, path, io.FILTER_SCHEMA, io.file_metadata(model, model_info=info, layers=facts))
+            rows.append(model_row(model, model_id, first, model_columns, Path(h5_path).name) | {"n_filters": info["n_filters"]})
+            summary_models.append(model)
+            total_filters += info["n_filters"]
+            if progress:
+                elapsed = time.perf_counter() - started
+                print(
+                    f"[{number + 1}/{len(order)}] {model}: {len(facts)} layers, {info['n_filters']:,} filters "
+                    f"({total_filters / max(elapsed, 1e-9) / 1e6:.1f} M filters/s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    covered = int((stop - start).sum())
+    sheet = pd.DataFrame(rows)
+    if not sheet.empty:
+        sheet = sheet.drop(columns=["n_filters"])
+    io.write_text_atomic(out / "models.tsv", sheet.to_csv(sep="\t", index=False))
+    summary = {
+        "file": str(h5_path),
+        "filters_array": key,
+        "source_dtype": source_dtype,
+        "filter_ids": convention,
+        "models": len(summary_models),
+        "layers": int(len(meta)),
+        "filters": total_filters,
+        "rows_in_array": n_rows,
+        "rows_in_no_layer": n_rows - covered,
+        "model_columns": [snake_case(c) for c in model_columns],
+        "layer_columns": [snake_case(c) for c in layer_columns],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if summary["rows_in_no_layer"]:
+        log.warning("%s: %d rows of the filter array belong to no layer", h5_path, summary["rows_in_no_layer"])
+    io.write_json_atomic(out / "import.json", summary)
+    if progress:
+        print(
+            f"imported {summary['models']} models, {total_filters:,} filters; filter_ids: {convention} ends",
+            file=sys.stderr,
+        )
+    return summary
+
+
+def _count_nonfinite(filters, begin: int, end: int, chunk: int) -> int:
+    bad = 0
+    for offset in range(begin, end, chunk):
+        block = np.asarray(filters[offset : min(offset + chunk, end)]).reshape(-1, 9)
+        bad += int((~np.isfinite(block)).any(axis=1).sum())
+    return bad
+
+
+def _filter_tables(filters, facts, ranges, chunk: int, model: str, on_nonfinite: str):
+    """The model's rows as filters tables, chunk by chunk, in (layer, out_ch, in_ch) order."""
+    for layer, first_row, block in _iter_rows(filters, ranges, chunk):
+        fact = facts[layer]
+        if not np.isfinite(block).all():
+            raise io.DataError(
+                f"model {model!r}: layer {fact['name']!r} has "
+                f"{int((~np.isfinite(block)).any(axis=1).sum())} filters with NaN or Inf weights; "
+                "rerun with on_nonfinite='exclude' (--exclude-nonfinite) to leave the layer out"
+            )
+        per_out = fact["n_filters"] // fact["out_channels"]
+        index = np.arange(first_row, first_row + block.shape[0], dtype=np.int64)
+        yield io.filters_table(
+            np.full(block.shape[0], layer, np.int32),
+            (index // per_out).astype(np.int32),
+            (index % per_out).astype(np.int32),
+            block.astype(np.float32, copy=False),
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``filterdb import-hdf5 dataset.h5 OUT`` (also usable as ``python -m filterdb.importer``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="filterdb import-hdf5", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("h5", help="the release's dataset.h5")
+    parser.add_argument("out", help="output folder: filters/{model}.parquet, models.tsv, import.json")
+    parser.add_argument("--chunk-filters", type=int, default=1 << 22, help="filters read at a time (memory)")
+    parser.add_argument("--exclude-nonfinite", action="store_true", help="leave out layers with NaN/Inf weights")
+    parser.add_argument("--model", action="append", dest="models", help="import only this model id (repeatable)")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run(args) -> int:
+    summary = import_hdf5(
+        args.h5,
+        args.out,
+        chunk_filters=args.chunk_filters,
+        progress=not args.quiet,
+        on_nonfinite="exclude" if args.exclude_nonfinite else "error",
+        models=args.models,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
