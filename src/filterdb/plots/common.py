@@ -1,36 +1,140 @@
-"""Saving figures reproducibly: same inputs, same bytes."""
+"""Shared figure helpers: reproducible saving, placeholders, labels, colours.
+
+Every plotting function of ``filterdb.plots`` takes tables or arrays and returns a
+matplotlib Figure; ``save`` writes it with fixed metadata, so the same inputs give the
+same bytes.
+"""
 
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
-from ..io import atomic_path  # noqa: E402
+from ..io import atomic_path, write_text_atomic  # noqa: E402
 
-plt.rcParams.update({"svg.hashsalt": "filterdb", "figure.dpi": 100, "savefig.dpi": 150, "font.size": 9})
+plt.rcParams.update(
+    {
+        "svg.hashsalt": "filterdb",
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "legend.fontsize": 8,
+        "pdf.fonttype": 42,  # embedded TrueType: text stays text in the PDF
+    }
+)
+
+WIDTH = 10.0  # inches: the width of a figure in the report (1,500 px at savefig.dpi)
 
 _METADATA = {
     ".pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": "filterdb"},
     ".png": {"Software": None},
 }
 
+DIVERGING = "RdBu_r"  # weights and components: red positive, blue negative, white zero
 
-def save(figure, path: str | os.PathLike) -> None:
-    """Write the figure atomically with fixed metadata (no timestamps)."""
-    path = Path(path)
+
+def _write(figure, path: Path) -> None:
     with atomic_path(path, suffix=path.suffix) as tmp:
         figure.savefig(tmp, format=path.suffix.lstrip("."), metadata=_METADATA.get(path.suffix), bbox_inches="tight")
+
+
+def save(figure, path: str | os.PathLike) -> None:
+    """Write the figure atomically with fixed metadata (no timestamps), then close it."""
+    _write(figure, Path(path))
     plt.close(figure)
 
 
-def placeholder(message: str, figsize=(5, 3)):
-    """A figure that explains why there is nothing to draw."""
+def save_all(figure, paths: Iterable[str | os.PathLike]) -> None:
+    """Save one figure to several paths (PDF and PNG), then close it."""
+    for path in paths:
+        _write(figure, Path(path))
+    plt.close(figure)
+
+
+def placeholder(message: str, figsize=(5, 3), title: str | None = None):
+    """A figure that explains why there is nothing to draw (never an empty or failed file)."""
     figure, axis = plt.subplots(figsize=figsize)
     axis.axis("off")
-    axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    if title:
+        axis.set_title(title)
+    wrapped = "\n".join(textwrap.fill(line, 70) for line in message.splitlines())
+    axis.text(0.5, 0.5, wrapped, ha="center", va="center", fontsize=10, transform=axis.transAxes,
+              bbox={"boxstyle": "round", "facecolor": "#f4f4f4", "edgecolor": "#bbbbbb"})
     return figure
+
+
+def write_notes(path: str | os.PathLike, lines: Sequence[str]) -> None:
+    """A caption fragment (reStructuredText) that the report includes below the caption."""
+    text = "\n\n".join(line for line in lines if line) + "\n"
+    write_text_atomic(path, text)
+
+
+def wrap(label: object, width: int = 22) -> str:
+    """Wrap a long tick label onto several lines."""
+    return "\n".join(textwrap.wrap(str(label), width, break_long_words=True)) or str(label)
+
+
+def fmt_count(n: float) -> str:
+    """Compact count: 950, 12.3k, 4.5M, 1.5G."""
+    n = float(n)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def group_label(name: object, models: int | None = None, filters: int | None = None, width: int = 22) -> str:
+    """'name (m models, f filters)' wrapped for ticks and legends."""
+    parts = []
+    if models is not None:
+        parts.append(f"{int(models)} m")
+    if filters is not None:
+        parts.append(f"{fmt_count(filters)} f")
+    suffix = f" ({', '.join(parts)})" if parts else ""
+    return wrap(f"{name}{suffix}", width)
+
+
+def colours(n: int) -> list:
+    """n distinct colours: tab10 up to 10, tab20 up to 20, then an evenly spaced hue wheel."""
+    if n <= 10:
+        return list(plt.get_cmap("tab10").colors[:n])
+    if n <= 20:
+        return list(plt.get_cmap("tab20").colors[:n])
+    return list(plt.get_cmap("hsv")(np.linspace(0, 1, n, endpoint=False)))
+
+
+def set_category_ticks(axis, labels: Sequence[str], which: str = "x", fontsize: float | None = None) -> None:
+    """Category tick labels that never overlap: flat when few and short, else rotated and smaller."""
+    n = len(labels)
+    size = fontsize or (8 if n <= 12 else 7 if n <= 25 else 6)
+    if which != "x":
+        axis.set_yticks(range(n), labels, fontsize=size)
+        return
+    longest = max((len(line) for label in labels for line in str(label).splitlines()), default=0)
+    width_per_label = axis.get_window_extent().width / axis.figure.dpi / max(n, 1)  # inches
+    if longest * size / 72 * 0.6 <= width_per_label * 0.95:
+        axis.set_xticks(range(n), labels, fontsize=size)
+    elif n <= 25:
+        flat = [str(label).replace("\n", " ") for label in labels]
+        axis.set_xticks(range(n), flat, rotation=40, ha="right", rotation_mode="anchor", fontsize=size)
+    else:
+        flat = [str(label).replace("\n", " ") for label in labels]
+        axis.set_xticks(range(n), flat, rotation=90, fontsize=size)
+
+
+def footnote(figure, text: str, width: int = 130) -> None:
+    """A note below everything already drawn (call last): never overlaps tick labels."""
+    renderer = figure.canvas.get_renderer()
+    box = figure.get_tightbbox(renderer)  # inches
+    figure.text(box.x0 / figure.get_figwidth(), box.y0 / figure.get_figheight() - 0.015,
+                wrap(text, width), fontsize=7, va="top", ha="left")

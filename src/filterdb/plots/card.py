@@ -1,0 +1,67 @@
+"""Model card: one compact figure per model, its layer metrics by depth and its first-layer filters."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .common import fmt_count, placeholder, plt, wrap
+from .degeneracy import draw_cutoffs
+from .filters import _cmap, filter_mosaic
+
+
+def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np.ndarray | None, cutoffs: dict):
+    """row: the model's sheet row; layers: its layer table; first_kernels: (k, 9) first filters
+    of its shallowest 3×3 layer (None when it has none)."""
+    facts = ", ".join(f"{k}: {row[k]}" for k in ("family", "task", "visual_category", "training_dataset")
+                      if k in row and row[k] not in (None, ""))
+    if layers.empty:
+        return placeholder(f"{model} ({facts})\nThis model has no 3×3 convolution layers: no card to draw.",
+                           figsize=(8, 2.5), title=f"Model card: {model}")
+    layers = layers.sort_values(["conv_depth_norm", "layer"], kind="stable")
+    figure = plt.figure(figsize=(11, 3.6))
+    grid = figure.add_gridspec(1, 4, width_ratios=[1, 1, 1, 1.25], wspace=0.4)
+    sparsity_axis = figure.add_subplot(grid[0])
+    ratio_axis = figure.add_subplot(grid[1], sharex=sparsity_axis)
+    ortho_axis = figure.add_subplot(grid[2], sharex=sparsity_axis)
+    filters_axis = figure.add_subplot(grid[3])
+    x = layers["conv_depth_norm"].to_numpy()
+    for axis, column, label in (
+        (sparsity_axis, "sparsity", "sparsity"),
+        (ratio_axis, "entropy_ratio", "H / TH(n)"),
+        (ortho_axis, "orthogonality", "orthogonality"),
+    ):
+        axis.plot(x, layers[column].to_numpy(), marker="o", ms=3, lw=1, color="tab:blue")
+        axis.set_xlabel("normalised conv depth")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    flagged = layers[["flag_sparse", "flag_collapsed"]].any(axis=1).to_numpy()
+    sparsity_axis.scatter(x[flagged], layers["sparsity"].to_numpy()[flagged], color="tab:red", zorder=3, s=14)
+    ratio_axis.scatter(x[flagged], layers["entropy_ratio"].to_numpy()[flagged], color="tab:red", zorder=3, s=14)
+    draw_cutoffs(sparsity_axis, ratio_axis, cutoffs, label=False)
+    sparsity_axis.set_ylim(-0.03, 1.03)
+    ratio_axis.set_ylim(0, max(1.2, float(np.nanmax(layers["entropy_ratio"].to_numpy(dtype=float), initial=0)) + 0.05))
+    ortho_axis.set_ylim(min(0.0, np.nanmin(layers["orthogonality"].to_numpy(dtype=float), initial=0.0)), 1.02)
+    if first_kernels is not None and len(first_kernels):
+        first = layers.iloc[0]
+        k = len(first_kernels)
+        columns = int(math.ceil(math.sqrt(k)))
+        rows = int(math.ceil(k / columns))
+        image = filter_mosaic(first_kernels, first["abs_max"], columns, rows)
+        shown = filters_axis.imshow(image, cmap=_cmap(), vmin=-1, vmax=1, interpolation="nearest")
+        filters_axis.set_title(wrap(f"first {k} filters of the first 3×3 layer, {first['name']}", 40), fontsize=8)
+        figure.colorbar(shown, ax=filters_axis, location="bottom", shrink=0.9, pad=0.03, aspect=30,
+                        label="weight / layer max |w|")
+    filters_axis.axis("off")
+    counts = {name: int(layers[f"flag_{key}"].sum()) for name, key in
+              (("sparse", "sparse"), ("collapsed", "collapsed"), ("random-like", "random_like"))}
+    flags = ", ".join(f"{v} {k}" for k, v in counts.items())
+    figure.suptitle(
+        f"{model} — {wrap(facts, 110)}\n{len(layers)} 3×3 layers, {fmt_count(layers['n_filters'].sum())} filters; "
+        f"flagged layers: {flags} (red points: sparse or collapsed)",
+        fontsize=9, y=1.04,
+    )
+    return figure

@@ -1,0 +1,102 @@
+"""The report's opening page (reStructuredText) and its HTML tables, from the database tables."""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import pandas as pd
+
+MAX_FINDINGS_ROWS = 60
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        text = "" if value != value else f"{value:.4g}"
+    elif isinstance(value, (int,)) and not isinstance(value, bool):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return text.replace("\n", " ").replace("|", "/") or " "
+
+
+def list_table(frame: pd.DataFrame, title: str, widths: Sequence[int] | None = None) -> str:
+    """A docutils ``list-table`` of a small frame (header row from its columns)."""
+    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    if widths:
+        lines.insert(2, f"   :widths: {' '.join(str(w) for w in widths)}")
+    for row in [list(frame.columns), *frame.itertuples(index=False)]:
+        cells = [_cell(v) for v in row]
+        lines.append(f"   * - {cells[0]}")
+        lines.extend(f"     - {c}" for c in cells[1:])
+    return "\n".join(lines) + "\n"
+
+
+def size_by(models: pd.DataFrame, layers: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Models, 3×3 layers and filters per value of a model column, largest first."""
+    per_model = layers.groupby("model").size().rename("layers")
+    table = models.assign(layers=models["model"].map(per_model).fillna(0).astype(int))
+    table = (
+        table.assign(**{column: table[column].astype(str)})
+        .groupby(column)
+        .agg(models=("model", "size"), layers=("layers", "sum"), filters=("n_filters", "sum"))
+        .reset_index()
+        .sort_values(["filters", column], ascending=[False, True], kind="stable")
+    )
+    return table.astype({"models": int, "layers": int, "filters": int})
+
+
+def database_summary(
+    models: pd.DataFrame,
+    layers: pd.DataFrame,
+    findings: pd.DataFrame | None,
+    findings_note: str,
+    by: Sequence[str] = ("source", "task", "visual_category"),
+) -> str:
+    """The opening page's body: database size, size by source/task/category, flags, findings."""
+    n_models = len(models)
+    with_filters = int((models["n_filters"] > 0).sum())
+    n_filters = int(models["n_filters"].sum())
+    flagged = {name: int(layers[f"flag_{key}"].sum()) for name, key in
+               (("sparse", "sparse"), ("collapsed", "collapsed"), ("random-like", "random_like"))}
+    parts = [
+        "Database",
+        "--------",
+        "",
+        f"**{n_models:,} models** ({with_filters:,} with 3×3 convolutions), **{len(layers):,} 3×3 layers**, "
+        f"**{n_filters:,} filters**. Flagged layers: "
+        + ", ".join(f"{v:,} {k}" for k, v in flagged.items())
+        + ".",
+        "",
+    ]
+    for column in by:
+        if column in models.columns:
+            parts += [list_table(size_by(models, layers, column), f"Size by {column.replace('_', ' ')}"), ""]
+    parts += ["Findings", "--------", ""]
+    if findings is None or findings.empty:
+        parts += [findings_note, ""]
+    else:
+        shown = findings.head(MAX_FINDINGS_ROWS)
+        parts += [list_table(shown, "Findings of the study on this database"), ""]
+        if len(findings) > len(shown):
+            parts += [f"({len(findings) - len(shown)} more rows in ``results/findings.tsv``.)", ""]
+    return "\n".join(parts)
+
+
+_STYLE = """<style>
+body{font-family:system-ui,sans-serif;font-size:13px;margin:8px}
+table{border-collapse:collapse}
+th,td{border:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3;position:sticky;top:0}
+td:first-child,th:first-child{text-align:left}
+tr:nth-child(even){background:#fafafa}
+</style>"""
+
+
+def html_table(frame: pd.DataFrame, title: str) -> str:
+    """A standalone HTML page holding one table (floats to 4 significant digits)."""
+    body = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>{_STYLE}</head>"
+        f"<body><h3>{html.escape(title)}</h3><p>{len(frame):,} rows.</p>\n{body}\n</body></html>\n"
+    )

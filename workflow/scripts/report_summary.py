@@ -1,0 +1,25 @@
+"""Rule report_summary: the report's opening page (database size, findings) and its tables."""
+import pandas as pd
+
+from filterdb import io
+from filterdb.database import read_layers, read_models
+from filterdb.plots.summary import database_summary, html_table
+from filterdb.runner import run_step
+
+
+def step():
+    models = read_models(snakemake.input.models)
+    layers = read_layers(snakemake.input.layers)
+    findings = None
+    if hasattr(snakemake.input, "findings"):
+        findings = pd.read_csv(snakemake.input.findings, sep="\t")
+        note = "The findings table is empty."
+    else:
+        note = ("No findings table in this workflow: the rule ``findings`` (``workflow/rules/zoo.smk``) "
+                "is not included, so ``results/findings.tsv`` is not built.")
+    io.write_text_atomic(snakemake.output.summary, database_summary(models, layers, findings, note))
+    io.write_text_atomic(snakemake.output.models, html_table(models, "Models of the database (results/db/models.parquet)"))
+    io.write_text_atomic(snakemake.output.layers, html_table(layers, "3×3 layers of the database (results/db/layers.parquet)"))
+
+
+run_step(snakemake, step)
