@@ -19,7 +19,9 @@ Layout::
 
 from __future__ import annotations
 
+import bz2
 import fnmatch
+import gzip
 import hashlib
 import os
 import re
@@ -31,6 +33,7 @@ import tempfile
 import threading
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
@@ -261,15 +264,37 @@ def _safe_member(name: str) -> bool:
     return ".." not in PurePosixPath(name).parts
 
 
+def plain_tar(archive: Path) -> Path:
+    """A compressed tarball's decompressed copy beside it (made once), for random access.
+
+    A .tgz has to be decompressed from its start to reach any member; with one model per
+    sheet row and 40 rows in one package, one decompression beats forty.
+    """
+    if not archive.name.endswith((".tgz", ".tar.gz", ".tar.bz2")):
+        return archive
+    plain = archive.with_name(archive.name + ".decompressed")
+    if plain.is_file():
+        return plain
+    opener = bz2.open if archive.name.endswith(".bz2") else gzip.open
+    tmp = plain.with_name(plain.name + ".tmp")
+    try:
+        with opener(archive, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(tmp, plain)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return plain
+
+
 def archive_names(archive: Path) -> list[str]:
     """Regular-file member names of a wheel/zip or tarball; SourceError if it is unreadable."""
     try:
         if archive.name.endswith((".whl", ".zip")):
             with zipfile.ZipFile(archive) as z:
                 return [i.filename for i in z.infolist() if not i.is_dir()]
-        with tarfile.open(archive) as t:
+        with tarfile.open(plain_tar(archive)) as t:
             return [m.name for m in t.getmembers() if m.isfile()]
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise SourceError(
             f"archive {str(archive)!r} is truncated or corrupt ({type(exc).__name__}: {exc}); "
             "nothing was extracted: delete it and fetch again"
@@ -310,7 +335,7 @@ def extract_members(archive: Path, members: list[str], target: Path, label: str)
                         with z.open(name) as src, open(out, "wb") as dst:
                             shutil.copyfileobj(src, dst, 1 << 20)
             else:
-                with tarfile.open(archive) as t:
+                with tarfile.open(plain_tar(archive)) as t:
                     for name in members:
                         info = t.getmember(name)
                         if not info.isfile():  # links and devices could point anywhere
@@ -321,7 +346,7 @@ def extract_members(archive: Path, members: list[str], target: Path, label: str)
                         assert src is not None
                         with src, open(out, "wb") as dst:
                             shutil.copyfileobj(src, dst, 1 << 20)
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, KeyError) as exc:
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, KeyError, zlib.error) as exc:
             raise SourceError(
                 f"{label}: archive {archive.name!r} is truncated or corrupt while extracting "
                 f"({type(exc).__name__}: {exc}); nothing was extracted"
@@ -374,8 +399,9 @@ def fetch_package(
         archive = _cached_archive(folder, sha256)
         if archive is None:
             archive = _download(pkg, folder, sha256, download, label, attempts, backoff)
-        digest = sha256_of(archive)
-        names = match_members(archive_names(archive), list(members), label)
+            _write_stamp(archive, str(sha256))
+        digest = str(sha256)
+        names = match_members(_stamp(archive)["names"], list(members), label)
         files_dir = folder / "files"
         missing = [n for n in names if not (files_dir / n).is_file()]
         if missing:
@@ -391,14 +417,54 @@ def fetch_package(
         }
 
 
+def _stamp_path(archive: Path) -> Path:
+    return archive.with_name(archive.name + ".verified.json")
+
+
+def _write_stamp(archive: Path, sha256: str) -> dict:
+    """Record a verified archive: its sha256, size, mtime and member names (listing a .tgz is slow)."""
+    import json
+
+    stat = archive.stat()
+    stamp = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "names": archive_names(archive)}
+    tmp = _stamp_path(archive).with_suffix(".tmp")
+    tmp.write_text(json.dumps(stamp))
+    os.replace(tmp, _stamp_path(archive))
+    return stamp
+
+
+def _stamp(archive: Path) -> dict:
+    import json
+
+    return json.loads(_stamp_path(archive).read_text())
+
+
 def _cached_archive(folder: Path, sha256: str | None) -> Path | None:
-    """The archive already in ``folder`` when its sha256 is the pinned one; a stale one is removed."""
+    """The archive already in ``folder`` when it is the pinned one; anything else is removed.
+
+    An archive whose stamp matches its size and mtime is not hashed again; without a
+    stamp (or after a change) it is hashed, and kept only if the sha256 is the pinned one.
+    """
+    import json
+
     for path in folder.iterdir():
-        if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
-            if sha256 is not None and sha256_of(path) == sha256:
+        if not (path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES)):
+            continue
+        if sha256 is not None:
+            try:
+                stamp = _stamp(path)
+                stat = path.stat()
+                if (stamp["sha256"], stamp["size"], stamp["mtime_ns"]) == (sha256, stat.st_size, stat.st_mtime_ns):
+                    return path
+            except (OSError, ValueError, KeyError, json.JSONDecodeError):
+                pass
+            if sha256_of(path) == sha256:
+                _write_stamp(path, sha256)
                 return path
-            path.unlink()  # stale or unpinned: a new download decides
-            shutil.rmtree(folder / "files", ignore_errors=True)
+        path.unlink()  # stale, corrupt or unpinned: a new download decides
+        _stamp_path(path).unlink(missing_ok=True)
+        path.with_name(path.name + ".decompressed").unlink(missing_ok=True)
+        shutil.rmtree(folder / "files", ignore_errors=True)
     return None
 
 

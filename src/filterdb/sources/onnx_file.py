@@ -1,0 +1,37 @@
+"""``onnx`` source: a local ``.onnx`` file (external-data files beside it are supported).
+
+Sheet columns: ``reference`` (path to the ``.onnx`` file, relative to the working
+directory), optional ``sha256`` of that file, optional ``bn_folded`` (overrides the
+reader's inference: true when no BatchNormalization node is left).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..fetch import sha256_of
+from ..readers.onnx import read_onnx
+from .base import LoadedModel, SourceError, as_bool, require, row_value
+
+
+def fetch(row: Mapping[str, Any], cache_dir) -> dict:
+    path = Path(str(require(row, "reference")))
+    if not path.is_file():
+        raise SourceError(f"model {row['model']!r}: ONNX file {str(path)!r} does not exist")
+    digest = sha256_of(path)
+    expected = row_value(row, "sha256")
+    if expected and str(expected).lower() != digest:
+        raise SourceError(
+            f"model {row['model']!r}: checksum mismatch for {str(path)!r}: expected {expected}, found {digest}"
+        )
+    return {"path": str(path), "sha256": digest}
+
+
+def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
+    loaded = read_onnx(row["model"], manifest["path"])
+    override = row_value(row, "bn_folded")
+    if override is not None:
+        loaded.bn_folded = as_bool(override)
+    loaded.source_detail = {**dict(loaded.source_detail), "path": manifest["path"], "sha256": manifest["sha256"]}
+    return loaded
