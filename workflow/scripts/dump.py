@@ -8,6 +8,9 @@ from filterdb.sources import get_source
 
 
 def step():
+    import torch
+
+    torch.set_num_threads(snakemake.threads)  # parallelism comes from jobs, not threads
     row = snakemake.params.row
     with open(snakemake.input.manifest) as handle:
         manifest = json.load(handle)
