@@ -29,18 +29,24 @@ from ..sources.base import ConvLayer, LoadedModel, SourceError
 _CON_TAG = re.compile(rb"\x01[\x05\x06](con_\d{1,2})")
 
 
+class _Truncated(ValueError):
+    """The file ends inside a record."""
+
+
 class _Cursor:
     def __init__(self, data: bytes, pos: int):
         self.data, self.pos = data, pos
 
     def packed_int(self) -> int:
+        if self.pos >= len(self.data):
+            raise _Truncated("file ends before a packed int")
         control = self.data[self.pos]
         size, negative = control & 0x0F, bool(control & 0x80)
         if size > 8 or control & 0x70:
             raise ValueError(f"bad packed int control byte {control:#x} at offset {self.pos}")
         raw = self.data[self.pos + 1 : self.pos + 1 + size]
         if len(raw) != size:
-            raise ValueError("file ends inside a packed int")
+            raise _Truncated("file ends inside a packed int")
         self.pos += 1 + size
         value = int.from_bytes(raw, "little")
         return -value if negative else value
@@ -48,7 +54,7 @@ class _Cursor:
     def floats(self, count: int) -> np.ndarray:
         end = self.pos + 4 * count
         if end > len(self.data):
-            raise ValueError(f"file ends inside a tensor of {count} floats")
+            raise _Truncated(f"file ends inside a tensor of {count} floats")
         values = np.frombuffer(self.data, "<f4", count, self.pos)
         self.pos = end
         return values
@@ -69,6 +75,8 @@ def _read_con(data: bytes, start: int, tag: str) -> tuple[np.ndarray, tuple[int,
         if cur.packed_int() != 1:  # alias_tensor version
             return None
         n, k, anr, anc = (cur.packed_int() for _ in range(4))
+    except _Truncated:
+        raise
     except (ValueError, IndexError):
         return None
     size = n * k * anr * anc
@@ -90,7 +98,13 @@ def read_dlib(model_id: str, path: str | Path) -> LoadedModel:
         match = _CON_TAG.search(data, pos)
         if match is None:
             break
-        parsed = _read_con(data, match.end(), match.group(1).decode())
+        try:
+            parsed = _read_con(data, match.end(), match.group(1).decode())
+        except _Truncated as exc:
+            raise SourceError(
+                f"model {model_id!r}: {str(path)!r} is truncated ({exc}, layer {len(convs)}); "
+                "delete it and fetch again"
+            ) from None
         if parsed is None:  # a byte pattern inside float data, not a layer
             pos = match.start() + 1
             continue
