@@ -172,8 +172,10 @@ def pip_download(pkg: Package, dest: Path, sha256: str | None, index_url: str | 
     requirement = pkg.spec + (f" --hash=sha256:{sha256}" if sha256 else "")
     req_file = dest / "requirement.txt"
     req_file.write_text(requirement + "\n")
+    # one retry of pip's own makes it print the connection error, which tells a network
+    # failure (retried here) from a package that does not exist (not retried)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", "--progress-bar", "off",
-           "--retries", "0", "--timeout", "30", "-d", str(dest), "-r", str(req_file)]
+           "--retries", "1", "--timeout", "30", "-d", str(dest), "-r", str(req_file)]
     if sha256:
         cmd.append("--require-hashes")
     if index_url:
