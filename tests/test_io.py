@@ -97,3 +97,51 @@ def test_write_is_deterministic_and_atomic(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
     info, facts = io.filters_metadata(tmp_path / "a.parquet")
     assert info["n_filters"] == 16 and [f["n_filters"] for f in facts] == [12, 4]
+
+
+@pytest.mark.parametrize("compression", ["zstd", "none", "snappy", "gzip", "lz4", "brotli"])
+@pytest.mark.parametrize("data_page_version", ["1.0", "2.0"])
+@pytest.mark.parametrize("nullable_item", [True, False])
+def test_fast_page_reader_equals_pyarrow(tmp_path, compression, data_page_version, nullable_item):
+    from filterdb import _pages
+
+    rng = np.random.default_rng(5)
+    n = 20_011
+    kernels = rng.standard_normal((n, 9)).astype(np.float32)
+    item = pa.field("item", pa.float32(), nullable=nullable_item)
+    kernel = pa.FixedSizeListArray.from_arrays(pa.array(kernels.reshape(-1)), type=pa.list_(item, 9))
+    layer = np.repeat(np.arange(3, dtype=np.int32), [7_000, 3, n - 7_003])
+    table = pa.table({"layer": layer, "out_ch": layer, "in_ch": layer, "kernel": kernel})
+    meta = {io.SCHEMA_KEY: io.SCHEMA_VERSION.encode()}
+    path = tmp_path / "f.parquet"
+    pq.write_table(table.replace_schema_metadata(meta), path, compression=compression, row_group_size=8_192,
+                   data_page_size=10_000, data_page_version=data_page_version, use_dictionary=False)  # fmt: skip
+    handle = pq.ParquetFile(path)
+    source = pa.memory_map(str(path))
+    for group in range(handle.num_row_groups):
+        values = _pages.kernel_values(source, handle, group, 3)
+        expected = handle.read_row_group(group, columns=["kernel"]).column(0).combine_chunks().flatten().to_numpy()
+        if compression != "lz4":  # LZ4 (framed, legacy) is left to pyarrow
+            assert values is not None
+        if values is not None:
+            assert np.array_equal(values, expected)
+    got = np.concatenate([k for _, k, _ in io.iter_layer_kernels(path, check_finite=False)])
+    assert np.array_equal(got, kernels)
+
+
+def test_fast_page_reader_falls_back_on_nulls_and_dictionaries(tmp_path):
+    from filterdb import _pages
+
+    values = pa.array([1.0] * 17 + [None] + [2.0] * 18, pa.float32())
+    kernel = pa.FixedSizeListArray.from_arrays(values, 9)
+    table = pa.table({"layer": pa.array([0] * 4, pa.int32()), "out_ch": pa.array([0] * 4, pa.int32()),
+                      "in_ch": pa.array([0] * 4, pa.int32()), "kernel": kernel})  # fmt: skip
+    meta = {io.SCHEMA_KEY: io.SCHEMA_VERSION.encode()}
+    pq.write_table(table.replace_schema_metadata(meta), tmp_path / "n.parquet", use_dictionary=False)
+    handle = pq.ParquetFile(tmp_path / "n.parquet")
+    assert _pages.kernel_values(pa.memory_map(str(tmp_path / "n.parquet")), handle, 0, 3) is None
+    with pytest.raises(io.DataError, match="layer 0 has 1 filters with NaN"):
+        list(io.iter_layer_kernels(tmp_path / "n.parquet"))
+    pq.write_table(table.replace_schema_metadata(meta), tmp_path / "d.parquet", use_dictionary=True)
+    handle = pq.ParquetFile(tmp_path / "d.parquet")
+    assert _pages.kernel_values(pa.memory_map(str(tmp_path / "d.parquet")), handle, 0, 3) is None

@@ -39,6 +39,7 @@ def add_moments(total: dict, kernels: np.ndarray) -> dict:
     s_total = np.zeros(9)
     s_outer = np.zeros((9, 9))
     work = np.empty((9, min(metrics.CHUNK, n)))
+    spare = np.empty_like(work)
     peak = np.empty(min(metrics.CHUNK, n))
     for _, xt in metrics.iter_chunks(w):
         k = xt.shape[1]
@@ -46,7 +47,7 @@ def add_moments(total: dict, kernels: np.ndarray) -> dict:
         np.abs(xt, out=a)
         np.max(a, axis=0, out=p)
         metrics.scale_chunk(xt, p, a)
-        s_outer += a @ a.T
+        s_outer += metrics.gram(a, spare)
         s_total += a.sum(axis=1)
     total["count"] = total["count"] + n
     total["sum"] = total["sum"] + s_total

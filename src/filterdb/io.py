@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import _pages
+
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"filterdb.schema"
 MODEL_KEY = b"filterdb.model"
@@ -171,6 +173,13 @@ def check_version(path: str | os.PathLike, schema: pa.Schema) -> dict[bytes, byt
     return meta
 
 
+def _same_type(found: pa.DataType, expected: pa.DataType) -> bool:
+    """Type equality that ignores the nullability (and name) of a fixed-size list's item."""
+    if pa.types.is_fixed_size_list(found) and pa.types.is_fixed_size_list(expected):
+        return found.list_size == expected.list_size and found.value_type.equals(expected.value_type)
+    return found.equals(expected)
+
+
 def open_filters(path: str | os.PathLike) -> pq.ParquetFile:
     """Open a filters file and check its schema; errors name the file and the column."""
     try:
@@ -185,7 +194,7 @@ def open_filters(path: str | os.PathLike) -> pq.ParquetFile:
     for field in FILTER_SCHEMA:
         if field.name not in schema.names:
             raise SchemaError(f"{path}: column {field.name!r} is missing")
-        if not schema.field(field.name).type.equals(field.type):
+        if not _same_type(schema.field(field.name).type, field.type):
             raise SchemaError(
                 f"{path}: column {field.name!r} has type {schema.field(field.name).type}, "
                 f"expected {field.type}"
@@ -209,7 +218,8 @@ def iter_layer_kernels(
     columns: tuple[str, ...] = (),
     *,
     check_finite: bool = True,
-    use_threads: bool = True,
+    use_threads: bool = False,
+    fast: bool = True,
 ) -> Iterator[tuple[int, np.ndarray, dict]]:
     """Stream a filters file layer by layer: (layer, kernels (n, 9) float32, extra columns).
 
@@ -217,12 +227,16 @@ def iter_layer_kernels(
     the largest layer plus one row group. Raises DataError naming the file and layer
     for non-finite weights (``check_finite=False`` leaves that check to the caller, who
     can do it for free on sums it computes anyway) and for rows not grouped by layer.
+    The file is read one row group at a time; ``fast`` reads the kernel values straight
+    from the data pages (``_pages``) where the file allows it, else through pyarrow.
+    One job is one core in the workflow, so pyarrow's threads are off by default.
     """
     handle = open_filters(path)
     for column in columns:
         if column not in handle.schema_arrow.names:
             raise SchemaError(f"{path}: column {column!r} is missing")
-    wanted = ["layer", "kernel", *columns]
+    leaf = next(i for i in range(len(handle.schema)) if handle.schema.column(i).path.split(".")[0] == "kernel")
+    source = pa.memory_map(str(path), "r") if fast else None
     pending_layer: int | None = None
     pending: list[tuple[np.ndarray, dict]] = []
     done: set[int] = set()
@@ -235,13 +249,17 @@ def iter_layer_kernels(
         done.add(pending_layer)
         return pending_layer, kernels, extra
 
-    for batch in handle.iter_batches(batch_size=ROW_GROUP_SIZE, columns=wanted, use_threads=use_threads):
-        if batch.num_rows == 0:
+    for group in range(handle.num_row_groups):
+        small = handle.read_row_group(group, columns=["layer", *columns], use_threads=use_threads)
+        if small.num_rows == 0:
             continue
-        layers = batch.column(0).to_numpy()
-        # flatten() honours a slice offset; a null weight becomes NaN (and fails the check)
-        kernels = batch.column(1).flatten().to_numpy(zero_copy_only=False).reshape(-1, 9)
-        extra = {c: batch.column(2 + i).to_numpy() for i, c in enumerate(columns)}
+        values = _pages.kernel_values(source, handle, group, leaf) if fast else None
+        if values is None:  # the general reader; a null weight becomes NaN (and fails the check)
+            column = handle.read_row_group(group, columns=["kernel"], use_threads=use_threads).column(0)
+            values = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        kernels = values.reshape(-1, 9)
+        layers = small.column(0).to_numpy()
+        extra = {c: small.column(1 + i).to_numpy() for i, c in enumerate(columns)}
         cuts = np.flatnonzero(layers[1:] != layers[:-1]) + 1
         starts = np.concatenate([[0], cuts])
         ends = np.concatenate([cuts, [len(layers)]])

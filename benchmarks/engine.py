@@ -1,0 +1,298 @@
+"""Benchmark of the analysis engine on a synthetic database of N filters.
+
+    .venv/bin/python benchmarks/engine.py --filters 1e7 [--jobs 2] [--workdir DIR] [--keep]
+
+Writes a database in the project's layout (``filters/{model}.parquet``, one file per
+model, written by ``filterdb.synthetic.write_model`` exactly as the dump writes them;
+models shaped like ResNet-18/34 and VGG-16, four groups of models drawn from different
+filter distributions), then times every stage of the workflow as the workflow runs it:
+per-model stages in ``--jobs`` worker processes at a time (as ``snakemake --cores 2``
+would), reduce stages in one process. Each worker reports its peak RSS
+(``getrusage``), so the memory column is the peak of any one job of that stage.
+
+Stages: write (the synthetic dump, not part of the analysis), read (stream every layer,
+nothing else), stats (per-layer statistics and the moment sums in one read: rule
+layer_stats with moments), moments (the moment sums alone: rule moments), basis (reduce:
+PCA from the moment sums), range (per-model coefficient min/max), histograms (per-layer
+coefficient histograms), shift (reduce: group sums and D matrices along several axes,
+from the stored histograms only).
+
+Prints a Markdown table and writes ``--json`` (default: benchmarks/results/engine-N.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+KINDS = {
+    # (out_channels, in_channels) of the 3×3 layers
+    "resnet18": [(64, 64)] * 4 + [(128, 64)] + [(128, 128)] * 3 + [(256, 128)] + [(256, 256)] * 3
+    + [(512, 256)] + [(512, 512)] * 3,
+    "resnet34": [(64, 64)] * 6 + [(128, 64)] + [(128, 128)] * 7 + [(256, 128)] + [(256, 256)] * 11
+    + [(512, 256)] + [(512, 512)] * 5,
+    "vgg16": [(64, 3), (64, 64), (128, 64), (128, 128), (256, 128), (256, 256), (256, 256),
+              (512, 256), (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)],
+}  # fmt: skip
+TASKS = ["classification", "segmentation", "detection", "generation"]
+CATEGORIES = ["natural", "medical", "artworks", "plants"]
+
+
+def plan(n_filters: int) -> list[dict]:
+    """Models (id, kind, group) until the database holds at least n_filters filters."""
+    models, total, kinds = [], 0, list(KINDS)
+    while total < n_filters:
+        i = len(models)
+        kind = kinds[i % len(kinds)]
+        models.append({"model": f"m{i:05d}_{kind}", "kind": kind, "group": i % 4})
+        total += sum(a * b for a, b in KINDS[kind])
+    return models
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all its threads (the machine may be shared)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ---------------------------------------------------------------- per-model jobs
+
+
+def job(stage: str, root: Path, models: list[dict]) -> dict:
+    """Run one stage over some models in this process; returns timings and peak memory."""
+    from filterdb import basis, io, shift, stats, synthetic
+
+    filters = root / "filters"
+    started = time.perf_counter()
+    cpu_started = cpu_seconds()
+    n = 0
+    if stage in ("range", "histograms"):
+        b = basis.basis_from_json(json.loads((root / "basis.json").read_text()))
+    if stage == "histograms":
+        edges = np.asarray(json.loads((root / "edges.json").read_text())["edges"])
+    for m in models:
+        path = filters / f"{m['model']}.parquet"
+        if stage == "write":
+            info = synthetic.write_model(path, m["model"], KINDS[m["kind"]], seed=1, group=m["group"])
+            n += info["n_filters"]
+        elif stage == "read":
+            for _, kernels, _ in io.iter_layer_kernels(path, check_finite=False):
+                n += kernels.shape[0]
+        elif stage == "stats":
+            frame = stats.write_layer_stats(
+                path, root / "layers" / f"{m['model']}.parquet", m["model"], moments_path=root / "moments" / f"{m['model']}.npz"
+            )
+            n += int(frame["n_filters"].sum())
+        elif stage == "moments":
+            total = basis.moments(path)
+            basis.save_moments(total, root / "moments_only" / f"{m['model']}.npz")
+            n += int(total["count"])
+        elif stage == "range":
+            low, high = basis.coefficient_range(path, b)
+            io.write_json_atomic(root / "range" / f"{m['model']}.json", {"low": low, "high": high})
+            n += io.filters_metadata(path)[0]["n_filters"]
+        elif stage == "histograms":
+            table = shift.layer_histograms(path, b, edges)
+            io.write_table(table, root / "hist" / f"{m['model']}.parquet", io.file_metadata(m["model"]))
+            n += int(table.column("n_filters").to_numpy().sum())
+        else:
+            raise ValueError(stage)
+    return {"seconds": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu_started, "filters": n, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_parallel(stage: str, root: Path, models: list[dict], jobs: int) -> dict:
+    """Run a per-model stage in ``jobs`` worker processes (models dealt round-robin by size)."""
+    order = sorted(models, key=lambda m: -sum(a * b for a, b in KINDS[m["kind"]]))
+    shares = [order[i::jobs] for i in range(jobs)]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    started = time.perf_counter()
+    procs = []
+    for share in shares:
+        if not share:
+            continue
+        spec = json.dumps({"stage": stage, "root": str(root), "models": share})
+        procs.append(
+            subprocess.Popen([sys.executable, __file__, "--job", spec], stdout=subprocess.PIPE, env=env, text=True)
+        )
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"stage {stage}: a worker failed with exit code {proc.returncode}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    wall = time.perf_counter() - started
+    return {
+        "stage": stage,
+        "wall_s": wall,
+        "filters": sum(r["filters"] for r in results),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "busy_s": sum(r["seconds"] for r in results),
+        "cpu_s": sum(r["cpu_s"] for r in results),
+        "cpu_s_slowest_job": max(r["cpu_s"] for r in results),
+    }
+
+
+# ---------------------------------------------------------------- reduce steps
+
+
+def reduce_step(stage: str, root: Path, models: list[dict], n_filters: int) -> dict:
+    """Run a reduce step in a fresh process (for its own peak RSS)."""
+    spec = json.dumps({"stage": stage, "root": str(root), "models": models})
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--reduce", spec], stdout=subprocess.PIPE, env=env, text=True, check=True)
+    wall = time.perf_counter() - started
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"stage": stage, "wall_s": wall, "filters": n_filters, "peak_rss_mb": result["peak_rss_mb"],
+            "busy_s": result["seconds"], "cpu_s": result["cpu_s"], "cpu_s_slowest_job": result["cpu_s"],
+            "detail": result.get("detail")}  # fmt: skip
+
+
+def reduce(stage: str, root: Path, models: list[dict]) -> dict:
+    import pandas as pd
+
+    from filterdb import basis, io, shift
+
+    started = time.perf_counter()
+    cpu_started = cpu_seconds()
+    detail = None
+    if stage == "basis":
+        b = basis.basis_from_moments(basis.load_moments(root / "moments" / f"{m['model']}.npz") for m in models)
+        io.write_json_atomic(root / "basis.json", basis.basis_to_json(b))
+        detail = {"evr": np.round(b["explained_variance_ratio"], 4).tolist()}
+    elif stage == "edges":
+        low, high = np.full(9, np.inf), np.full(9, -np.inf)
+        for m in models:
+            part = json.loads((root / "range" / f"{m['model']}.json").read_text())
+            low, high = np.minimum(low, part["low"]), np.maximum(high, part["high"])
+        io.write_json_atomic(root / "edges.json", {"edges": shift.bin_edges(low, high, 70)})
+    elif stage == "shift":
+        evr = np.asarray(json.loads((root / "basis.json").read_text())["explained_variance_ratio"])
+        layers = pd.concat([io.read_table(root / "layers" / f"{m['model']}.parquet").to_pandas() for m in models])
+        info = pd.DataFrame(models).assign(
+            task=lambda f: [TASKS[g] for g in f["group"]], visual_category=lambda f: [CATEGORIES[(g + 1) % 4] for g in f["group"]]
+        )
+        joined = layers.merge(info, on="model")
+        histograms = {m["model"]: shift.read_histograms(root / "hist" / f"{m['model']}.parquet") for m in models}
+        loaded = time.perf_counter() - started
+        axes = {
+            "task": ("task", None),
+            "visual_category": ("visual_category", None),
+            "depth_decile": ("depth_decile", None),
+            "kind": ("kind", None),
+            "visual_category_first_decile": ("visual_category", {"depth_decile": 0}),
+            "model": ("model", None),
+        }
+        detail = {"load_s": round(loaded, 3)}
+        for name, (column, where) in axes.items():
+            t0 = time.perf_counter()
+            sums, _ = shift.group_histograms(joined, histograms, column, where, min_filters=1000)
+            matrix = shift.shift_matrix(sums, evr)
+            detail[name] = {"groups": len(sums), "seconds": round(time.perf_counter() - t0, 4)}
+            if name == "task":
+                detail["task_matrix"] = matrix.round(5).to_dict()
+    return {"seconds": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu_started, "peak_rss_mb": peak_rss_mb(), "detail": detail}
+
+
+# ---------------------------------------------------------------- driver
+
+
+def benchmark(n_filters: int, jobs: int, workdir: Path, keep: bool) -> dict:
+    models = plan(n_filters)
+    root = Path(tempfile.mkdtemp(prefix=f"filterdb-bench-{n_filters:.0e}-", dir=workdir))
+    for sub in ("filters", "layers", "moments", "moments_only", "range", "hist"):
+        (root / sub).mkdir()
+    total = sum(sum(a * b for a, b in KINDS[m["kind"]]) for m in models)
+    print(f"# {len(models)} models, {sum(len(KINDS[m['kind']]) for m in models)} layers, {total:,} filters in {root}", file=sys.stderr)
+    rows = []
+    try:
+        for stage in ("write", "read", "stats", "moments", "basis", "range", "edges", "histograms", "shift"):
+            if stage in ("basis", "edges", "shift"):
+                row = reduce_step(stage, root, models, total)
+            else:
+                row = run_parallel(stage, root, models, jobs)
+            row["filters_per_s"] = row["filters"] / row["wall_s"]
+            rows.append(row)
+            print(
+                f"{stage:>10}: {row['wall_s']:8.2f} s  {row['filters_per_s'] / 1e6:8.1f} M filters/s  "
+                f"peak {row['peak_rss_mb']:8.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+        disk = sum(p.stat().st_size for p in (root / "filters").iterdir())
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    analysis = [r for r in rows if r["stage"] in ("stats", "basis", "range", "edges", "histograms", "shift")]
+    end_to_end = sum(r["wall_s"] for r in analysis)
+    return {
+        "n_filters": total,
+        "models": len(models),
+        "layers": sum(len(KINDS[m["kind"]]) for m in models),
+        "jobs": jobs,
+        "cpus": os.cpu_count(),
+        "filters_bytes": disk,
+        "stages": rows,
+        "end_to_end_s": end_to_end,
+        "end_to_end_filters_per_s": total / end_to_end,
+        "load_average": os.getloadavg(),
+    }
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        f"N = {result['n_filters']:,} filters, {result['models']} models, {result['layers']} layers, "
+        f"{result['jobs']} jobs on {result['cpus']} CPUs, {result['filters_bytes'] / 2**30:.2f} GiB of Parquet",
+        "",
+        "| stage | wall s | M filters/s | peak RSS of a job (MB) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for row in result["stages"]:
+        lines.append(f"| {row['stage']} | {row['wall_s']:.2f} | {row['filters_per_s'] / 1e6:.1f} | {row['peak_rss_mb']:.0f} |")
+    lines.append(
+        f"| **analysis end to end** (stats+moments, basis, range, edges, histograms, shift) | "
+        f"{result['end_to_end_s']:.2f} | {result['end_to_end_filters_per_s'] / 1e6:.1f} | |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--filters", type=float, default=1e7, help="N, filters in the database (default 1e7)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="per-model jobs at a time")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the database is written (a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    parser.add_argument("--reduce", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.job or args.reduce:
+        spec = json.loads(args.job or args.reduce)
+        fn = job if args.job else reduce
+        print(json.dumps(fn(spec["stage"], Path(spec["root"]), spec["models"])))
+        return 0
+    result = benchmark(int(args.filters), args.jobs, args.workdir, args.keep)
+    out = args.json or HERE / "results" / f"engine-{int(args.filters):.0e}.json".replace("+", "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
