@@ -1,0 +1,110 @@
+"""``train`` source: a model of the workflow's own zoo, trained by the ``train`` rule.
+
+Sheet columns (see ``config/zoo.tsv``): ``architecture`` (vgg, resnet, mobilenet),
+``dataset`` (a zoo data set, :mod:`filterdb.zoo.datasets`), ``task``
+(classification, denoising), ``width``, ``depth``, ``epochs``, ``data_size``,
+``seed``. The ``train`` rule writes ``results/zoo/{model}.safetensors`` and the
+training record ``results/zoo/{model}.json``; ``fetch`` checks both against each other
+and the row, ``load`` rebuilds the architecture and reads the weights.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from .base import LoadedModel, SourceError
+from .torch_graph import convs_from_module
+
+ZOO_DIR = Path("results/zoo")  # relative to the workflow root, the working directory of jobs
+
+
+def zoo_paths(model_id: str, zoo_dir: str | Path = ZOO_DIR) -> tuple[Path, Path]:
+    """(weights, training record) of a zoo model."""
+    return Path(zoo_dir) / f"{model_id}.safetensors", Path(zoo_dir) / f"{model_id}.json"
+
+
+def _config(row: Mapping[str, Any]):
+    from ..zoo.train import TrainConfig, TrainError
+
+    try:
+        return TrainConfig.from_row(row)
+    except TrainError as exc:
+        raise SourceError(str(exc)) from None
+
+
+def model_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The training figures that go into the model table (a flat dict)."""
+    config, final = record["config"], record["final"]
+    return {
+        "dataset": config["dataset"],
+        "width": float(config["width"]),
+        "depth": int(config["depth"]),
+        "epochs": int(config["epochs"]),
+        "data_size": int(record["dataset"]["train_images"]),
+        "seed": int(config["seed"]),
+        "train_loss": final["train_loss"],
+        "train_accuracy": final["train_accuracy"],
+        "test_loss": final["test_loss"],
+        "test_accuracy": final["test_accuracy"],
+        "train_steps": int(record["steps"]),
+        "train_wall_s": float(record["wall_s"]),
+        "train_device": record["device"],
+        "n_parameters": int(record["n_parameters"]),
+        "train_curve": json.dumps(record["curve"], sort_keys=True),
+    }
+
+
+def fetch(row: Mapping[str, Any], cache_dir, zoo_dir: str | Path = ZOO_DIR) -> dict:
+    from ..zoo.datasets import sha256_of
+
+    model_id = row["model"]
+    config = _config(row)
+    weights, record_path = zoo_paths(model_id, zoo_dir)
+    if not weights.is_file() or not record_path.is_file():
+        raise SourceError(
+            f"model {model_id!r}: the zoo model is not trained yet ({weights} / {record_path} missing); "
+            f"run `snakemake {weights}` (rule train)"
+        )
+    record = json.loads(record_path.read_text())
+    digest = sha256_of(weights)
+    if record.get("weights_sha256") != digest:
+        raise SourceError(
+            f"model {model_id!r}: {weights} (sha256 {digest}) is not the file its record {record_path} "
+            "describes; delete both and retrain"
+        )
+    if record.get("config") != config.as_dict():
+        raise SourceError(
+            f"model {model_id!r}: {record_path} was trained with other settings than the sheet row "
+            f"({record.get('config')} vs {config.as_dict()}); delete it and retrain"
+        )
+    return {
+        "weights": str(weights),
+        "record": str(record_path),
+        "sha256": digest,
+        "config": config.as_dict(),
+        "model_columns": model_columns(record),
+    }
+
+
+def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
+    from ..zoo.train import TrainError
+
+    model_id = row["model"]
+    config = _config(row)
+    try:
+        module = config.build()
+    except TrainError as exc:
+        raise SourceError(str(exc)) from None
+    from safetensors.torch import load_file
+
+    state = load_file(manifest["weights"])
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise SourceError(f"model {model_id!r}: {manifest['weights']} does not fit its sheet row: {exc}") from exc
+    return convs_from_module(
+        model_id, module.eval(), input_shape=config.input_shape(),
+        source_detail={"weights": manifest["weights"], "sha256": manifest["sha256"]},
+    )  # fmt: skip
