@@ -460,20 +460,17 @@ def graph_bn_folded(nodes: list[dict]) -> bool:
     )
 
 
-def _graph_model_convs(model_id: str, topology: dict, arrays: dict, precision: dict) -> tuple[list[ConvLayer], list[str], bool]:
+def _graph_model_convs(model_id: str, topology: dict, arrays: dict, precision: dict) -> tuple[list[ConvLayer], list[str]]:
     nodes = topology.get("node", [])
     by_name = {n["name"]: n for n in nodes}
     distance = graph_distances(nodes)
     convs: list[ConvLayer] = []
     labels: list[str] = []
-    bn = _unfolded_batchnorm(nodes, by_name)
     for node in nodes:
         op = node.get("op")
         if op not in _GRAPH_CONV_OPS and op not in _GRAPH_DEPTHWISE_OPS:
             continue
         attr = node.get("attr", {})
-        if "FusedBatchNorm" in _attr_strings(attr, "fused_ops"):
-            bn = True
         ref = _input_name(node["input"][1])
         # filters may reach the conv through Identity nodes, or into a cond/loop frame
         while ref not in arrays and by_name.get(ref, {}).get("op") in _PASSTHROUGH_OPS:
@@ -515,7 +512,7 @@ def _graph_model_convs(model_id: str, topology: dict, arrays: dict, precision: d
         raise SourceError(
             f"model {model_id!r}: {library_convs} convolutions sit inside graph functions, which this reader does not read"
         )
-    return convs, labels, bn
+    return convs, labels
 
 
 # --------------------------------------------------------------------------- weight manifests
@@ -538,7 +535,7 @@ def _manifest_convs(model_id: str, manifest: list, arrays: dict, precision: dict
     convs, labels = [], []
     for position, name in enumerate(names):
         kernel = arrays[name]
-        if "depthwise" in name.rsplit("/", 1)[-1] or "depthwise" in name:
+        if "depthwise" in name:
             weight, groups = depthwise_to_oihw(kernel), int(kernel.shape[2])
         else:
             weight, groups = hwio_to_oihw(kernel), 1
@@ -581,13 +578,12 @@ def read_tfjs(model_id: str, path: str | Path, kind: str = "tfjs", options: dict
         raise SourceError(f"model {model_id!r}: cannot read the weights of {str(path)!r}: {exc}") from exc
     if found == "tfjs-weights":
         convs, labels = _manifest_convs(model_id, manifest, arrays, precision, list(options.get("conv_order", [])))
-        depth_source, bn = "execution order", None
+        depth_source = "execution order"
     elif found == "tfjs-graph":
-        convs, labels, bn = _graph_model_convs(model_id, doc["modelTopology"], arrays, precision)
+        convs, labels = _graph_model_convs(model_id, doc["modelTopology"], arrays, precision)
         depth_source = "graph"
     else:
-        convs, labels, bn = _layers_model_convs(model_id, doc["modelTopology"], arrays, precision)
-        _, config = _keras_config(doc["modelTopology"])
+        convs, labels, _ = _layers_model_convs(model_id, doc["modelTopology"], arrays, precision)
         depth_source = "execution order" if _keras_config(doc["modelTopology"])[0] == "Sequential" else "graph"
     if not convs:
         raise SourceError(f"model {model_id!r}: {str(path)!r} holds no convolution layers")
