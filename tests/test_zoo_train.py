@@ -1,0 +1,165 @@
+"""Zoo training: bitwise reproducible on CPU, resumable, atomic; the train source."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from filterdb.sources import SourceError, get_source  # noqa: E402
+from filterdb.zoo import datasets  # noqa: E402
+from filterdb.zoo.train import TrainConfig, TrainError, checkpoint_path, timing_table, train  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    return datasets.load("digits", tmp_path_factory.mktemp("cache"))
+
+
+def config(**kwargs) -> TrainConfig:
+    base = dict(model="m", architecture="vgg", dataset="digits", epochs=1, data_size=256, batch_size=64)
+    return TrainConfig(**{**base, **kwargs})
+
+
+def run(cfg, data, folder, **kwargs):
+    weights, record = folder / f"{cfg.model}.safetensors", folder / f"{cfg.model}.json"
+    return train(cfg, data, weights, record, device="cpu", threads=1, **kwargs), weights, record
+
+
+def test_cpu_training_is_bitwise_reproducible(digits, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
+    rec_a, wa, _ = run(config(), digits, tmp_path / "a")
+    rec_b, wb, _ = run(config(), digits, tmp_path / "b")
+    _, wc, _ = run(config(seed=1), digits, tmp_path / "c")
+    assert wa.read_bytes() == wb.read_bytes()
+    assert rec_a["curve"][0]["train_loss"] == rec_b["curve"][0]["train_loss"]
+    assert wa.read_bytes() != wc.read_bytes()
+
+
+def test_denoising_reproducible_and_recorded(digits, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    rec, wa, _ = run(config(task="denoising", architecture="mobilenet"), digits, tmp_path / "a")
+    _, wb, _ = run(config(task="denoising", architecture="mobilenet"), digits, tmp_path / "b")
+    assert wa.read_bytes() == wb.read_bytes()
+    assert rec["final"]["test_accuracy"] is None and rec["final"]["test_loss"] > 0
+
+
+def test_interrupted_training_resumes_to_the_same_bytes(digits, tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "cut").mkdir()
+    cfg = config(epochs=2)
+    _, full, _ = run(cfg, digits, tmp_path / "full")
+
+    def interrupt(epoch):
+        raise KeyboardInterrupt("killed after epoch 0")
+
+    weights, record = tmp_path / "cut" / "m.safetensors", tmp_path / "cut" / "m.json"
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, digits, weights, record, device="cpu", threads=1, after_epoch=interrupt)
+    # no half-written output: only the checkpoint exists
+    assert not weights.exists() and not record.exists()
+    assert checkpoint_path(weights).is_file()
+    assert [p.name for p in (tmp_path / "cut").iterdir()] == [checkpoint_path(weights).name]
+    rec, _, _ = run(cfg, digits, tmp_path / "cut")
+    assert rec["resumed_after_epoch"] == 1 and len(rec["curve"]) == 2
+    assert weights.read_bytes() == full.read_bytes()
+    assert not checkpoint_path(weights).exists()
+
+
+def test_stale_checkpoint_of_other_settings_is_ignored(digits, tmp_path):
+    cfg = config(epochs=2)
+
+    def interrupt(epoch):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, digits, tmp_path, after_epoch=interrupt)
+    rec, _, _ = run(config(epochs=2, seed=5), digits, tmp_path)
+    assert rec["resumed_after_epoch"] is None
+
+
+def test_zero_epochs_is_the_initialisation(digits, tmp_path):
+    rec, weights, _ = run(config(epochs=0), digits, tmp_path)
+    from safetensors.torch import load_file
+
+    model = config(epochs=0).build()
+    state = load_file(str(weights))
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    assert rec["curve"] == [] and rec["steps"] == 0
+
+
+def row(**kwargs):
+    base = {"model": "zoo_t", "source": "train", "reference": "zoo", "architecture": "vgg", "family": "VGG",
+            "task": "classification", "visual_category": "handwriting", "training_dataset": "digits",
+            "pretrained": False, "dataset": "digits", "width": "1", "depth": "3", "epochs": "1",
+            "data_size": "128", "seed": 0}  # fmt: skip
+    return {**base, **kwargs}
+
+
+@pytest.mark.parametrize(
+    "cells,message",
+    [
+        ({"dataset": "cifar11"}, "unknown zoo data set 'cifar11'"),
+        ({"architecture": "vgg99"}, "unknown zoo architecture 'vgg99'"),
+        ({"width": "wide"}, "column 'width' must be float"),
+        ({"epochs": "1.5"}, "column 'epochs' must be integer"),
+        ({"task": "detection"}, "column 'task'"),
+    ],
+)
+def test_bad_rows(cells, message):
+    with pytest.raises(TrainError, match=message):
+        TrainConfig.from_row(row(**cells))
+
+
+def test_width_without_3x3_conv_is_an_error():
+    with pytest.raises(TrainError, match="model 'zoo_t'.*no 3×3 convolution"):
+        TrainConfig.from_row(row(width="0.01")).build()
+
+
+def test_data_size_beyond_the_data_set(digits, tmp_path):
+    with pytest.raises(TrainError, match="data_size 5000 exceeds"):
+        run(config(data_size=5000), digits, tmp_path)
+
+
+def test_train_source_fetch_and_load(digits, tmp_path):
+    cfg = TrainConfig.from_row(row())
+    train(cfg, digits, tmp_path / "zoo_t.safetensors", tmp_path / "zoo_t.json", device="cpu", threads=1)
+    source = get_source("train")
+    manifest = source.fetch(row(), None, zoo_dir=tmp_path)
+    assert json.loads(json.dumps(manifest)) == manifest  # JSON-able
+    columns = manifest["model_columns"]
+    assert columns["data_size"] == 128 and columns["epochs"] == 1 and columns["width"] == 1.0
+    assert 0 <= columns["test_accuracy"] <= 1 and len(json.loads(columns["train_curve"])) == 1
+    loaded = source.load(row(), manifest)
+    convs = [c for c in loaded.convs if c.kernel_size == (3, 3)]
+    assert len(convs) == 3 and loaded.depth_source == "graph"
+    assert [c.distance for c in convs] == sorted(c.distance for c in convs)
+    # the row changed since training: refused, not silently mixed
+    with pytest.raises(SourceError, match="other settings"):
+        source.fetch(row(epochs="2"), None, zoo_dir=tmp_path)
+    (tmp_path / "zoo_t.safetensors").write_bytes(b"garbage")
+    with pytest.raises(SourceError, match="not the file its record"):
+        source.fetch(row(), None, zoo_dir=tmp_path)
+    with pytest.raises(SourceError, match="not trained yet"):
+        source.fetch(row(model="zoo_other"), None, zoo_dir=tmp_path)
+
+
+def test_timing_table_sums(tmp_path):
+    benchmarks, records = [], []
+    for i, seconds in enumerate([1.5, 2.5]):
+        bench = tmp_path / f"b{i}.tsv"
+        bench.write_text("s\th:m:s\tmax_rss\n" f"{seconds}\t0:00:0{seconds}\t100\n")
+        record = tmp_path / f"r{i}.json"
+        record.write_text(json.dumps({"model": f"m{i}", "wall_s": seconds - 1, "config": {"epochs": 1},
+                                      "dataset": {"train_images": 10}, "device": "cpu", "threads": 1}))  # fmt: skip
+        benchmarks.append(str(bench))
+        records.append(str(record))
+    table = timing_table(benchmarks, records)
+    assert table["model"].tolist() == ["m0", "m1", "TOTAL"]
+    assert np.isclose(table.loc[2, "wall_s"], 4.0) and np.isclose(table.loc[2, "train_s"], 2.0)
