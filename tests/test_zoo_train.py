@@ -154,7 +154,7 @@ def test_timing_table_sums(tmp_path):
     benchmarks, records = [], []
     for i, seconds in enumerate([1.5, 2.5]):
         bench = tmp_path / f"b{i}.tsv"
-        bench.write_text("s\th:m:s\tmax_rss\n" f"{seconds}\t0:00:0{seconds}\t100\n")
+        bench.write_text("s\th:m:s\tmax_rss\tcpu_time\n" f"{seconds}\t0:00:0{seconds}\t100\t1\n")
         record = tmp_path / f"r{i}.json"
         record.write_text(json.dumps({"model": f"m{i}", "wall_s": seconds - 1, "config": {"epochs": 1},
                                       "dataset": {"train_images": 10}, "device": "cpu", "threads": 1}))  # fmt: skip
@@ -163,3 +163,4 @@ def test_timing_table_sums(tmp_path):
     table = timing_table(benchmarks, records)
     assert table["model"].tolist() == ["m0", "m1", "TOTAL"]
     assert np.isclose(table.loc[2, "wall_s"], 4.0) and np.isclose(table.loc[2, "train_s"], 2.0)
+    assert np.isclose(table.loc[2, "cpu_s"], 2.0)

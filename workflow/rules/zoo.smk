@@ -1,35 +1,15 @@
 # The workflow's own model zoo: data sets (fetched or generated once, checksummed),
 # one training job per zoo model (sheet rows with source "train"), their timings, and
 # the paper's claims checked on the zoo.
-import os
 from pathlib import Path
 
-ZOO_MODELS = [m for m in MODELS if MODEL_ROWS[m]["source"] == "train"]
+from filterdb.zoo import cuda_visible, dataset_of, zoo_models
+
+ZOO_MODELS = zoo_models(MODEL_ROWS)
 ZOO = config.get("zoo", {})
-
-
-def zoo_cuda_visible():
-    """CUDA visibility without importing torch (the Snakefile stays torch-free)."""
-    setting = str(ZOO.get("device", "auto"))
-    if setting != "auto":
-        return setting == "cuda"
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    return Path("/dev/nvidiactl").exists() or any(Path("/proc/driver/nvidia/gpus").glob("*"))
-
-
-ZOO_GPU = zoo_cuda_visible()
-
-
-def zoo_dataset(model):
-    row = MODEL_ROWS[model]
-    return row.get("dataset", row["training_dataset"])
-
-
-def zoo_targets():
-    if not ZOO_MODELS:
-        return []
-    return ["results/zoo/timing.tsv", "results/findings.tsv"]
+ZOO_GPU = cuda_visible(str(ZOO.get("device", "auto")))  # without importing torch
+# for `rule all` in the Snakefile: the zoo's timing table and the findings
+ZOO_TARGETS = ["results/zoo/timing.tsv", "results/findings.tsv"] if ZOO_MODELS else []
 
 
 rule dataset:
@@ -47,7 +27,7 @@ rule dataset:
         mem_mb=4000,
         runtime=30,
     params:
-        cache_dir=CACHE_DIR,
+        cache_dir=lambda wc, output: str(Path(output.data).parent.parent),
         code=code_version("zoo/datasets", "zoo/synthetic"),
     script:
         "../scripts/prepare_dataset.py"
@@ -55,8 +35,8 @@ rule dataset:
 
 rule train:
     input:
-        data=lambda wc: f"{CACHE_DIR}/datasets/{zoo_dataset(wc.model)}.npz",
-        record=lambda wc: f"{CACHE_DIR}/datasets/{zoo_dataset(wc.model)}.json",
+        data=lambda wc: f"{CACHE_DIR}/datasets/{dataset_of(MODEL_ROWS[wc.model])}.npz",
+        record=lambda wc: f"{CACHE_DIR}/datasets/{dataset_of(MODEL_ROWS[wc.model])}.json",
     output:
         weights="results/zoo/{model}.safetensors",
         record="results/zoo/{model}.json",
@@ -73,7 +53,7 @@ rule train:
         gpu=1 if ZOO_GPU else 0,
     params:
         row=lambda wc: public_row(wc.model),
-        cache_dir=CACHE_DIR,
+        cache_dir=lambda wc, input: str(Path(input.data).parent.parent),
         device="cuda" if ZOO_GPU else "cpu",
         code=code_version("zoo"),
     script:
