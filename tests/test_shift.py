@@ -200,3 +200,43 @@ def test_layer_with_empty_histogram(database):
         shift.model_histograms(database["paths"]["a"], database["basis"], far)
     _, _, counts = shift.model_histograms(database["paths"]["a"], database["basis"], far, on_empty="keep")
     assert counts.sum() == 0
+
+
+@settings(max_examples=8, deadline=None)
+@given(row_group=st.integers(1, 3000), chunk=st.integers(50, 5000))
+def test_results_invariant_to_file_chunks_and_processing_chunks(database, tmp_path_factory, row_group, chunk):
+    """Splitting a model's file into row groups, or its layers into processing chunks,
+    changes no histogram count and no statistic beyond round-off."""
+    import pyarrow.parquet as pq
+
+    from filterdb import metrics
+
+    path = database["paths"]["a"]
+    other = tmp_path_factory.mktemp("chunks") / "a.parquet"
+    pq.write_table(io.open_filters(path).read(), other, row_group_size=row_group)
+    expected = shift.model_histograms(path, database["basis"], database["edges"])
+    got = shift.model_histograms(other, database["basis"], database["edges"])
+    assert all(np.array_equal(x, y) for x, y in zip(expected, got))
+    frame, _ = stats.scan_filters(path, "a")
+    again, _ = stats.scan_filters(other, "a")
+    pd.testing.assert_frame_equal(frame, again)
+    for _, kernels, _ in io.iter_layer_kernels(other):
+        sums = metrics.layer_sums(kernels, metrics.empty_moments(), chunk=chunk)
+        reference = metrics.layer_sums(kernels, metrics.empty_moments())
+        def covariance(x):  # the shift (a pilot mean) depends on the chunk; the covariance does not
+            d = x.sum / x.n
+            return x.scatter - x.n * np.outer(d, d)
+
+        assert np.allclose(covariance(sums), covariance(reference), rtol=1e-10, atol=1e-12)
+        assert np.allclose(sums.moments["outer"], reference.moments["outer"], rtol=1e-12, atol=1e-15)
+        assert sums.l1 == pytest.approx(reference.l1, rel=1e-12)
+
+
+def test_nan_reaches_range_and_histograms_as_an_error(database, tmp_path):
+    kernels = [k.copy() for _, k, _ in io.iter_layer_kernels(database["paths"]["d"])]
+    kernels[0][3, 3] = np.nan
+    synthetic.write_model(tmp_path / "nan.parquet", "d", MODELS["d"][0], kernels=kernels)
+    with pytest.raises(io.DataError, match=r"nan\.parquet: layer 0 has 1 filters with NaN"):
+        basis.coefficient_range(tmp_path / "nan.parquet", database["basis"])
+    with pytest.raises(io.DataError, match=r"nan\.parquet: layer 0 has 1 filters with NaN"):
+        shift.model_histograms(tmp_path / "nan.parquet", database["basis"], database["edges"])
