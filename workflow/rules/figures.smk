@@ -3,56 +3,8 @@
 # small reductions (tables, histograms, shift matrices, per-model figure data); per-model
 # figure data is streamed from one model's filters file.
 
-FIG = config.get("figures", {})
-FIRST_FILTERS_MODEL = FIG.get("first_filters_model") or MODELS[0]
-if FIRST_FILTERS_MODEL not in MODELS:
-    raise ValueError(
-        f"config key figures.first_filters_model: {FIRST_FILTERS_MODEL!r} is not a model of the sheets "
-        f"{config['sheets']}; pick one of: {', '.join(MODELS)}"
-    )
-COMPARISONS = sorted(FIG.get("group_comparison", {}))
-FIGURE_MIN_FILTERS = FIG.get("min_group_filters") or config["shift"].get("min_group_filters", 1000)
-KEPT_PER_LAYER = max(FIG.get("filters_per_layer", 32), FIG.get("card_filters", 64))
 
-FIGURE_NAMES = [
-    "basis",
-    "coefficients",
-    "joint_c0_c1",
-    *expand("shift_{axis}", axis=AXES),
-    "shift_summary",
-    "first_filters",
-    "degeneracy_by_depth",
-    "degenerated_models",
-    *expand("groups_{comparison}", comparison=COMPARISONS),
-]
-# every output is a target: the PNG and the caption notes too (Snakemake checks only requested outputs)
-FIGURES = [
-    *expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["pdf", "png", "notes.rst"]),
-    *expand("results/cards/{model}.png", model=MODELS),
-    "results/report/summary.rst",
-    "results/report/models.html",
-    "results/report/layers.html",
-]
-
-
-def figure_outputs(name, caption, category, subcategory=None, labels=None):
-    """PDF (in the report), PNG, and the caption notes the report includes below the caption."""
-    return {
-        "pdf": report(
-            f"results/figures/{name}.pdf",
-            caption=f"../report/{caption}.rst",
-            category=category,
-            subcategory=subcategory,
-            labels=labels,
-        ),
-        "png": f"results/figures/{name}.png",
-        "notes": f"results/figures/{name}.notes.rst",
-    }
-
-
-def findings_input(wildcards):
-    """The findings table, where a `findings` rule (workflow/rules/zoo.smk) is part of the workflow."""
-    return {"findings": "results/findings.tsv"} if rules.has("findings") else {}
+include: "figures_common.smk"
 
 
 # --- per-model figure data -------------------------------------------------------------
@@ -63,17 +15,17 @@ rule first_filters:
         filters="results/filters/{model}.parquet",
     output:
         first="results/figdata/first_filters/{model}.parquet",
-    params:
-        k=KEPT_PER_LAYER,
-        code=code_version("plots", "io"),
     log:
         "results/logs/figdata/first_filters/{model}.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        k=KEPT_PER_LAYER,
+        code=code_version("plots", "io"),
     script:
         "../scripts/figdata_first_filters.py"
 
@@ -85,18 +37,18 @@ rule joint_counts:
         edges="results/basis/bin_edges.json",
     output:
         joint="results/figdata/joint/{model}.parquet",
-    params:
-        code=code_version("plots", "basis", "io"),
     log:
         "results/logs/figdata/joint/{model}.log",
     benchmark:
         "results/benchmarks/figdata_joint/{model}.tsv"
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        code=code_version("plots", "basis", "io"),
     script:
         "../scripts/figdata_joint.py"
 
@@ -110,16 +62,16 @@ rule figure_basis:
         models="results/db/models.parquet",
     output:
         **figure_outputs("basis", "basis", "1. Basis and coefficients"),
-    params:
-        code=code_version("plots"),
     log:
         "results/logs/figures/basis.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        code=code_version("plots"),
     script:
         "../scripts/figure_basis.py"
 
@@ -133,18 +85,18 @@ rule figure_coefficients:
         histograms=per_model("results/hist/{model}.parquet"),
     output:
         **figure_outputs("coefficients", "coefficients", "1. Basis and coefficients"),
-    params:
-        hue=FIG.get("coefficient_hue", "visual_category"),
-        min_group_filters=FIGURE_MIN_FILTERS,
-        code=code_version("plots", "shift"),
     log:
         "results/logs/figures/coefficients.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        hue=FIG.get("coefficient_hue", "visual_category"),
+        min_group_filters=FIGURE_MIN_FILTERS,
+        code=code_version("plots", "shift"),
     script:
         "../scripts/figure_coefficients.py"
 
@@ -157,16 +109,16 @@ rule figure_joint:
         joint=per_model("results/figdata/joint/{model}.parquet"),
     output:
         **figure_outputs("joint_c0_c1", "joint", "1. Basis and coefficients"),
-    params:
-        code=code_version("plots"),
     log:
         "results/logs/figures/joint_c0_c1.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        code=code_version("plots"),
     script:
         "../scripts/figure_joint.py"
 
@@ -177,18 +129,19 @@ rule figure_shift:
         groups="results/shift/{axis}.groups.tsv",
     output:
         **figure_outputs("shift_{axis}", "shift", "2. Shift", labels={"axis": "{axis}"}),
-    params:
-        ordered=lambda wc: config["shift"]["axes"][wc.axis]["column"] in ("depth_decile", "conv_depth"),
-        min_group_filters=FIGURE_MIN_FILTERS,
-        code=code_version("plots"),
     log:
         "results/logs/figures/shift_{axis}.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        ordered=lambda wc: config["shift"]["axes"][wc.axis]["column"]
+        in ("depth_decile", "conv_depth"),
+        min_group_filters=FIGURE_MIN_FILTERS,
+        code=code_version("plots"),
     script:
         "../scripts/figure_shift.py"
 
@@ -197,18 +150,23 @@ rule figure_shift_summary:
     input:
         matrices=expand("results/shift/{axis}.tsv", axis=AXES),
     output:
-        **figure_outputs("shift_summary", "shift_summary", "2. Shift", labels={"axis": "all, side by side"}),
-    params:
-        axes=AXES,
-        code=code_version("plots"),
+        **figure_outputs(
+            "shift_summary",
+            "shift_summary",
+            "2. Shift",
+            labels={"axis": "all, side by side"},
+        ),
     log:
         "results/logs/figures/shift_summary.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        axes=AXES,
+        code=code_version("plots"),
     script:
         "../scripts/figure_shift_summary.py"
 
@@ -219,18 +177,18 @@ rule figure_first_filters:
         layers=f"results/layers/{FIRST_FILTERS_MODEL}.parquet",
     output:
         **figure_outputs("first_filters", "first_filters", "3. Degeneracy"),
-    params:
-        model=FIRST_FILTERS_MODEL,
-        per_layer=FIG.get("filters_per_layer", 32),
-        code=code_version("plots"),
     log:
         "results/logs/figures/first_filters.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        model=FIRST_FILTERS_MODEL,
+        per_layer=FIG.get("filters_per_layer", 32),
+        code=code_version("plots"),
     script:
         "../scripts/figure_first_filters.py"
 
@@ -241,18 +199,18 @@ rule figure_degeneracy_by_depth:
         layers="results/db/layers.parquet",
     output:
         **figure_outputs("degeneracy_by_depth", "degeneracy_by_depth", "3. Degeneracy"),
-    params:
-        cutoffs=config.get("flags", {}),
-        hue=FIG.get("depth_hue", "family"),
-        code=code_version("plots"),
     log:
         "results/logs/figures/degeneracy_by_depth.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        cutoffs=config.get("flags", {}),
+        hue=FIG.get("depth_hue", "family"),
+        code=code_version("plots"),
     script:
         "../scripts/figure_degeneracy_by_depth.py"
 
@@ -263,18 +221,18 @@ rule figure_degenerated_models:
         layers="results/db/layers.parquet",
     output:
         **figure_outputs("degenerated_models", "degenerated_models", "3. Degeneracy"),
-    params:
-        cutoffs=config.get("flags", {}),
-        top=FIG.get("degenerated_top", 40),
-        code=code_version("plots"),
     log:
         "results/logs/figures/degenerated_models.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        cutoffs=config.get("flags", {}),
+        top=FIG.get("degenerated_top", 40),
+        code=code_version("plots"),
     script:
         "../scripts/figure_degenerated_models.py"
 
@@ -285,23 +243,28 @@ rule figure_group_comparison:
         layers="results/db/layers.parquet",
     output:
         **figure_outputs(
-            "groups_{comparison}", "group_comparison", "4. Group comparison", labels={"comparison": "{comparison}"}
+            "groups_{comparison}",
+            "group_comparison",
+            "4. Group comparison",
+            labels={"comparison": "{comparison}"},
         ),
+    log:
+        "results/logs/figures/groups_{comparison}.log",
     wildcard_constraints:
-        comparison="|".join(re.escape(c) for c in COMPARISONS) if COMPARISONS else "(?!)",
+        comparison=(
+            "|".join(re.escape(c) for c in COMPARISONS) if COMPARISONS else "(?!)"
+        ),
+    conda:
+        "../../envs/filterdb.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         spec=lambda wc: FIG["group_comparison"][wc.comparison],
         cutoffs=config.get("flags", {}),
         min_group_filters=FIGURE_MIN_FILTERS,
         code=code_version("plots"),
-    log:
-        "results/logs/figures/groups_{comparison}.log",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
     script:
         "../scripts/figure_group_comparison.py"
 
@@ -321,19 +284,19 @@ rule model_card:
             subcategory=lambda wc: str(MODEL_ROWS[wc.model].get("family", "")),
             labels={"model": "{model}"},
         ),
+    log:
+        "results/logs/cards/{model}.log",
+    conda:
+        "../../envs/filterdb.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         row=lambda wc: public_row(wc.model),
         cutoffs=config.get("flags", {}),
         card_filters=FIG.get("card_filters", 64),
         code=code_version("plots"),
-    log:
-        "results/logs/cards/{model}.log",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
     script:
         "../scripts/figure_card.py"
 
@@ -347,7 +310,7 @@ rule report_summary:
         models="results/db/models.parquet",
         layers="results/db/layers.parquet",
     output:
-        summary="results/report/summary.rst",
+        summary=SUMMARY_RST,
         models=report(
             "results/report/models.html",
             caption="../report/models_table.rst",
@@ -360,16 +323,16 @@ rule report_summary:
             category="6. Tables",
             labels={"table": "layers"},
         ),
-    params:
-        findings_rule=lambda wc: rules.has("findings"),
-        code=code_version("plots"),
     log:
         "results/logs/report_summary.log",
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/filterdb.yaml"
+    params:
+        findings_rule=lambda wc: rules.has("findings"),
+        code=code_version("plots"),
     script:
         "../scripts/report_summary.py"

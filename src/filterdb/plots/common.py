@@ -121,15 +121,13 @@ def set_category_ticks(axis, labels: Sequence[str], which: str = "x", fontsize: 
         axis.set_yticks(range(n), labels, fontsize=size)
         return
     longest = max((len(line) for label in labels for line in str(label).splitlines()), default=0)
+    lines = max((len(str(label).splitlines()) for label in labels), default=1)
     width_per_label = axis.get_window_extent().width / axis.figure.dpi / max(n, 1)  # inches
     if longest * size / 72 * 0.6 <= width_per_label * 0.95:
         axis.set_xticks(range(n), labels, fontsize=size)
-    elif n <= 25:
-        flat = [str(label).replace("\n", " ") for label in labels]
-        axis.set_xticks(range(n), flat, rotation=40, ha="right", rotation_mode="anchor", fontsize=size)
-    else:
-        flat = [str(label).replace("\n", " ") for label in labels]
-        axis.set_xticks(range(n), flat, rotation=90, fontsize=size)
+    else:  # vertical, one line each, small enough that neighbours never touch
+        size = min(size, max(4.0, width_per_label * 72 / (1.3 * lines)))
+        axis.set_xticks(range(n), labels, rotation=90, fontsize=size, linespacing=1.0)
 
 
 def footnote(figure, text: str, width: int = 130) -> None:

@@ -26,9 +26,7 @@ def filter_mosaic(kernels: np.ndarray, scale: float, columns: int, rows: int = 1
 
 
 def _cmap():
-    cmap = plt.get_cmap(DIVERGING).copy()
-    cmap.set_bad("white")
-    return cmap
+    return plt.get_cmap(DIVERGING).with_extremes(bad="white")
 
 
 def first_filters_figure(layers: pd.DataFrame, kernels: Mapping[int, np.ndarray], model: str, per_layer: int = 32):

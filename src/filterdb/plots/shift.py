@@ -105,7 +105,7 @@ def shift_summary(matrices: Mapping[str, pd.DataFrame]):
         )
     order = sorted(spread, key=lambda a: (-float(np.median(spread[a])), a))
     n = len(order)
-    figure, axis = plt.subplots(figsize=(max(6, 0.75 * n + 3), 4.5))
+    figure, axis = plt.subplots(figsize=(min(12, max(6, 0.75 * n + 3)), 4.5))
     axis.boxplot([spread[a] for a in order], positions=range(n), widths=0.6, showfliers=False,
                  medianprops={"color": "black"}, boxprops={"color": "#555555"})
     rng = np.random.default_rng(0)  # fixed jitter: same inputs, same picture

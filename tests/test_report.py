@@ -1,0 +1,149 @@
+"""The figures and the report as a user meets them, on the smoke config: every figure is
+a target that rebuilds alone with the same bytes, touching one model rebuilds only what
+depends on it, and the report opens in headless Chromium (screenshot kept as artifact)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from workflow_helpers import ROOT, copy_workflow, snakemake
+
+pytestmark = pytest.mark.slow
+
+CONFIG = "config/smoke.yaml"
+MODELS = ["smoke_convnext_atto", "smoke_mobilenetv2_050", "smoke_resnet18_s0", "smoke_resnet18_s1"]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("FILTERDB_TEST_ARTIFACTS", ROOT / "results" / "test-artifacts"))
+
+
+def figure_names() -> list[str]:
+    """Figure names the smoke config promises (the default config merged with smoke.yaml)."""
+    default = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    smoke = yaml.safe_load((ROOT / CONFIG).read_text())
+    axes = sorted({**default["shift"]["axes"], **smoke["shift"]["axes"]})
+    comparisons = sorted({**default["figures"]["group_comparison"], **smoke["figures"]["group_comparison"]})
+    return [
+        "basis", "coefficients", "joint_c0_c1", *(f"shift_{a}" for a in axes), "shift_summary", "first_filters",
+        "degeneracy_by_depth", "degenerated_models", *(f"groups_{c}" for c in comparisons),
+    ]  # fmt: skip
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    block = stdout.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    work = copy_workflow(tmp_path_factory.mktemp("figures"))
+    snakemake(work, "--cores", "2", "--configfile", CONFIG)
+    return work
+
+
+def test_every_figure_card_and_table_is_built(run):
+    for name in figure_names():
+        for suffix in (".pdf", ".png", ".notes.rst"):
+            assert (run / f"results/figures/{name}{suffix}").stat().st_size > 50, name + suffix
+        width, height = Image.open(run / f"results/figures/{name}.png").size
+        assert 500 <= width <= 3000 and 250 <= height <= 6000, (name, width, height)
+    for model in MODELS:
+        assert Image.open(run / f"results/cards/{model}.png").size[0] >= 900, model
+    summary = (run / "results/report/summary.rst").read_text()
+    assert "**4 models** (3 with 3×3 convolutions)" in summary
+    assert "<table" in (run / "results/report/models.html").read_text()
+
+
+def test_each_figure_rebuilds_alone_by_path(run):
+    targets = [f"results/figures/{name}.pdf" for name in figure_names()] + [f"results/cards/{m}.png" for m in MODELS]
+    result = snakemake(run, "-n", "--force", *targets, "--configfile", CONFIG)  # --configfile takes several values
+    counts = job_counts(result.stdout)
+    upstream = {"fetch", "dump", "layer_stats", "moments", "basis", "histograms", "shift", "first_filters",
+                "joint_counts", "model_table", "layer_table", "model_range", "bin_edges"}
+    assert not upstream & set(counts), counts
+    assert sum(counts.values()) == len(targets), counts
+
+
+def test_a_rebuilt_figure_has_the_same_bytes(run):
+    paths = ["results/figures/basis.pdf", "results/figures/basis.png", "results/figures/shift_depth_decile.pdf",
+             "results/figures/shift_depth_decile.png", "results/cards/smoke_resnet18_s0.png"]
+    before = {p: (run / p).read_bytes() for p in paths}
+    for path in ("results/figures/basis.pdf", "results/figures/shift_depth_decile.pdf", "results/cards/smoke_resnet18_s0.png"):
+        (run / path).unlink()
+    snakemake(run, "--cores", "2", "results/figures/basis.pdf", "results/figures/shift_depth_decile.pdf",
+              "results/cards/smoke_resnet18_s0.png", "--configfile", CONFIG)
+    for path in paths:
+        assert (run / path).read_bytes() == before[path], f"{path}: a rebuild changed its bytes"
+
+
+def test_touching_one_models_filters_rebuilds_only_what_depends_on_it(run):
+    touched = run / "results/filters/smoke_resnet18_s0.parquet"
+    stat = touched.stat()
+    try:
+        os.utime(touched, (stat.st_atime + 60, stat.st_mtime + 60))
+        result = snakemake(run, "-n", "--configfile", CONFIG)
+    finally:
+        os.utime(touched, (stat.st_atime, stat.st_mtime))
+    counts = job_counts(result.stdout)
+    assert counts["model_card"] == 1 and counts["first_filters"] == 1 and counts["layer_stats"] == 1, counts
+    assert "results/cards/smoke_resnet18_s0.png" in result.stdout
+    for other in MODELS[:2] + MODELS[3:]:
+        assert f"output: results/cards/{other}.png" not in result.stdout, other
+        assert f"output: results/figdata/first_filters/{other}.parquet" not in result.stdout, other
+
+
+@pytest.fixture(scope="module")
+def report(run):
+    snakemake(run, "--configfile", CONFIG, "--report", "results/report.html")
+    return run / "results/report.html"
+
+
+def test_report_is_one_self_contained_file_with_the_opening_page(report):
+    html = report.read_text()
+    assert report.stat().st_size > 100_000
+    assert "Size by source" in html and "Findings" in html
+    assert "No findings table in this workflow" in html  # no zoo.smk `findings` rule in the smoke run
+    assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html), "external resources"
+    for category in ("1. Basis and coefficients", "2. Shift", "3. Degeneracy", "4. Group comparison",
+                     "5. Model cards", "6. Tables"):
+        assert category in html, category
+    assert "System Message" not in html and "Undefined substitution" not in html
+
+
+def test_report_opens_in_headless_chromium(report, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / "report_first_page.png"
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+        "--window-size=1400,1000", "--virtual-time-budget=8000", "--hide-scrollbars",
+    ]  # fmt: skip
+    shot = subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", report.as_uri()],
+                          capture_output=True, text=True, timeout=180)
+    assert shot.returncode == 0, shot.stderr[-3000:]
+    console = [line for line in shot.stderr.splitlines() if ":CONSOLE" in line and "tailwindcss.com" not in line]
+    assert not [line for line in console if re.search(r"Uncaught|Error|Failed", line)], console
+    pixels = np.asarray(Image.open(screenshot).convert("L"))
+    assert pixels.shape == (1000, 1400) and pixels.std() > 10, "a blank screenshot"
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-3000:]
+    assert "Size by source" in dom.stdout and "4 models" in dom.stdout, "the opening page did not render"
+
+
+def test_report_before_the_run_names_the_missing_figure(tmp_path):
+    work = copy_workflow(tmp_path)
+    result = snakemake(work, "--configfile", CONFIG, "--report", "report.html", check=False)
+    assert result.returncode != 0
+    assert "marked for report but does not exist" in result.stdout + result.stderr

@@ -1,0 +1,64 @@
+# Figures: settings from config key `figures`, the list of figure targets, and helpers
+# for workflow/rules/figures.smk (kept apart: the linter wants rules and functions apart).
+FIG = config.get("figures", {})
+# the default model of the first-filters figure: the first row of the first sheet
+FIRST_SHEET_MODEL = next(iter(MODEL_ROWS))
+FIRST_FILTERS_MODEL = FIG.get("first_filters_model") or FIRST_SHEET_MODEL
+if FIRST_FILTERS_MODEL not in MODELS:
+    raise ValueError(
+        f"config key figures.first_filters_model: {FIRST_FILTERS_MODEL!r} is not a model of the sheets "
+        f"{config['sheets']}; pick one of: {', '.join(MODELS)}"
+    )
+COMPARISONS = sorted(FIG.get("group_comparison", {}))
+FIGURE_MIN_FILTERS = FIG.get("min_group_filters") or config["shift"].get(
+    "min_group_filters", 1000
+)
+KEPT_PER_LAYER = max(FIG.get("filters_per_layer", 32), FIG.get("card_filters", 64))
+
+# the report's opening page includes it (workflow/report/workflow.rst)
+SUMMARY_RST = "results/report/summary.rst"
+
+
+FIGURE_NAMES = [
+    "basis",
+    "coefficients",
+    "joint_c0_c1",
+    *expand("shift_{axis}", axis=AXES),
+    "shift_summary",
+    "first_filters",
+    "degeneracy_by_depth",
+    "degenerated_models",
+    *expand("groups_{comparison}", comparison=COMPARISONS),
+]
+# every output is a target: the PNG and the caption notes too (Snakemake checks only requested outputs)
+FIGURES = [
+    *expand(
+        "results/figures/{name}.{ext}",
+        name=FIGURE_NAMES,
+        ext=["pdf", "png", "notes.rst"],
+    ),
+    *expand("results/cards/{model}.png", model=MODELS),
+    SUMMARY_RST,
+    "results/report/models.html",
+    "results/report/layers.html",
+]
+
+
+def figure_outputs(name, caption, category, subcategory=None, labels=None):
+    """PDF (in the report), PNG, and the caption notes the report includes below the caption."""
+    return {
+        "pdf": report(
+            f"results/figures/{name}.pdf",
+            caption=f"../report/{caption}.rst",
+            category=category,
+            subcategory=subcategory,
+            labels=labels,
+        ),
+        "png": f"results/figures/{name}.png",
+        "notes": f"results/figures/{name}.notes.rst",
+    }
+
+
+def findings_input(wildcards):
+    """The findings table, where a `findings` rule (workflow/rules/zoo.smk) is part of the workflow."""
+    return {"findings": "results/findings.tsv"} if rules.has("findings") else {}
