@@ -1,26 +1,6 @@
-# The global basis (map: moment sums per model; reduce: PCA), per-layer coefficient
-# histograms over the database-wide range, and one shift matrix per configured axis.
-
-
-rule moments:
-    input:
-        filters="results/filters/{model}.parquet",
-    output:
-        moments="results/moments/{model}.npz",
-    log:
-        "results/logs/moments/{model}.log",
-    benchmark:
-        "results/benchmarks/moments/{model}.tsv"
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        code=code_version("basis", "io"),
-    script:
-        "../scripts/moments.py"
+# The global basis (map: moment sums per model, written by layer_stats; reduce: PCA),
+# per-layer coefficient histograms over the database-wide range, and one shift matrix
+# per configured axis.
 
 
 rule basis:

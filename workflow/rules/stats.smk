@@ -1,4 +1,5 @@
-# Per-layer statistics of each model: sparsity, entropy, orthogonality, norms, depth.
+# Per-layer statistics of each model (sparsity, entropy, orthogonality, norms, depth)
+# and, from the same read of its filters, the moment sums of the basis map step.
 
 
 rule layer_stats:
@@ -6,6 +7,7 @@ rule layer_stats:
         filters="results/filters/{model}.parquet",
     output:
         layers="results/layers/{model}.parquet",
+        moments="results/moments/{model}.npz",
     log:
         "results/logs/layer_stats/{model}.log",
     benchmark:
@@ -18,6 +20,6 @@ rule layer_stats:
         runtime=60,
     params:
         cutoffs=config.get("flags", {}),
-        code=code_version("stats", "metrics", "io"),
+        code=code_version("stats", "metrics", "basis", "io"),
     script:
         "../scripts/layer_stats.py"
