@@ -6,6 +6,7 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from .common import DIVERGING, placeholder, plt
 
@@ -59,5 +60,6 @@ def first_filters_figure(layers: pd.DataFrame, kernels: Mapping[int, np.ndarray]
         side.set_visible(False)
     axis.set_title(f"First {per_layer} filters of every 3×3 layer of {model}, shallow (top) to deep (bottom)\n"
                    "d: normalised depth, sp: sparsity, H/TH: variance entropy / randomness threshold")
-    figure.colorbar(shown, ax=axis, shrink=min(1.0, 6 / height), pad=0.01, label="weight / layer max |w|")
+    bar = make_axes_locatable(axis).append_axes("right", size=0.15, pad=0.1)  # as tall as the image
+    figure.colorbar(shown, cax=bar, label="weight / layer max |w|")
     return figure

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 MAX_FINDINGS_ROWS = 60
 
 
 def _cell(value) -> str:
-    if isinstance(value, float):
+    if isinstance(value, (float, np.floating)):
         text = "" if value != value else f"{value:.4g}"
-    elif isinstance(value, (int,)) and not isinstance(value, bool):
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         text = f"{value:,}"
     else:
         text = str(value)
-    return text.replace("\n", " ").replace("|", "/") or " "
+    text = re.sub(r"([\\*`|_<>])", r"\\\1", text.replace("\n", " "))  # literal text, not markup
+    if re.match(r"[-+#•]\s|\d+[.)]\s|[A-Za-z][.)]\s", text):  # would start a list
+        text = "\\" + text
+    return text or " "
 
 
 def list_table(frame: pd.DataFrame, title: str, widths: Sequence[int] | None = None) -> str:
