@@ -127,6 +127,7 @@ rule figure_shift:
     input:
         matrix="results/shift/{axis}.tsv",
         groups="results/shift/{axis}.groups.tsv",
+        models="results/db/models.parquet",
     output:
         **figure_outputs("shift_{axis}", "shift", "2. Shift", labels={"axis": "{axis}"}),
     log:

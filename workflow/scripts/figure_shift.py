@@ -1,9 +1,15 @@
 """Rule figure_shift: the heatmap of one axis's shift matrix."""
 import pandas as pd
 
+from filterdb.database import read_models
 from filterdb.plots.common import save_all, write_notes
+from filterdb.plots.data import models_line
 from filterdb.plots.shift import shift_heatmap
 from filterdb.runner import run_step
+
+
+def sizes(table):
+    return "; ".join(f"{g}: {m} models, {f:,} filters" for g, m, f in table[["group", "models", "filters"]].itertuples(index=False))
 
 
 def step():
@@ -16,13 +22,14 @@ def step():
     save_all(shift_heatmap(matrix, groups, axis, snakemake.params.ordered, minimum),
              [snakemake.output.pdf, snakemake.output.png])
     drawn = [g for g in matrix.index if groups.set_index("group").loc[g, "filters"] >= minimum]
+    if len(drawn) < 2:
+        drawn = []  # a placeholder is drawn
     left = groups[~groups["group"].isin(drawn)]
-    sizes = ", ".join(f"{g} ({m} models, {f:,} filters)" for g, m, f in left[["group", "models", "filters"]].itertuples(index=False))
     write_notes(snakemake.output.notes, [
-        f"Groups drawn: {len(drawn)} of {len(groups)}, from {int(groups['models'].max() if len(groups) else 0)} "
-        f"or fewer models per group.",
-        f"**Left out** (fewer than {minimum:,} filters): {sizes}." if len(left) else
-        f"No group was left out (minimum {minimum:,} filters).",
+        models_line(read_models(snakemake.input.models)),
+        f"Groups drawn ({len(drawn)} of {len(groups)}): {sizes(groups[groups['group'].isin(drawn)]) or 'none'}.",
+        f"**Not drawn** (fewer than {minimum:,} filters, or fewer than two groups to compare): {sizes(left)}."
+        if len(left) else f"No group was left out (minimum {minimum:,} filters, config ``figures.min_group_filters``).",
     ])
 
 
