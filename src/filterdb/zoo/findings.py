@@ -130,7 +130,8 @@ def claim_depth(models, layers, histograms, evr, eps) -> dict:
     floor = [float(matrix.loc[key(a, d), key(b, d)]) for d in (first, last)
              for i, a in enumerate(replicates) for b in replicates[i + 1:]]  # fmt: skip
     value, reference = float(np.mean(depth)), float(np.max(floor))
-    detail = (f"deciles {first} and {last}; D(first, last) per replicate: " + ", ".join(f"{d:.4g}" for d in depth)
+    counts = part.groupby("depth_decile")["n_filters"].sum() / len(replicates)
+    detail = (f"deciles {first} and {last} ({counts[first]:.0f} and {counts[last]:.0f} filters a model); D(first, last) per replicate: " + ", ".join(f"{d:.4g}" for d in depth)
               + "; D between seeds, same decile: " + ", ".join(f"{d:.4g}" for d in floor))  # fmt: skip
     return _row(3, statement, "mean D(first decile, last decile) over replicates", value,
                 "greater than the largest D between replicate seeds within one decile", reference,
