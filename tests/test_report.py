@@ -141,6 +141,20 @@ def test_report_opens_in_headless_chromium(report, tmp_path):
     assert dom.returncode == 0, dom.stderr[-3000:]
     assert "Size by source" in dom.stdout and "4 models" in dom.stdout, "the opening page did not render"
 
+    # a figure's page: its category in the menu and its caption with the notes (what a click shows)
+    figure = "results/figures/shift_depth_decile.png"
+    click = (f'<script>setTimeout(function(){{app.showCategory("2. Shift");}},1000);'
+             f'setTimeout(function(){{app.showResultInfo("{figure}");}},2000);</script></body>')
+    html = report.read_text()
+    page = tmp_path / "figure_page.html"
+    page.write_text(html[: html.rindex("</body>")] + click + html[html.rindex("</body>") + len("</body>"):])
+    shot = subprocess.run([CHROMIUM, *flags, f"--screenshot={ARTIFACTS / 'report_figure_page.png'}", page.as_uri()],
+                          capture_output=True, text=True, timeout=180)
+    console = [line for line in shot.stderr.splitlines() if ":CONSOLE" in line and "tailwindcss.com" not in line]
+    assert shot.returncode == 0 and not console, console or shot.stderr[-3000:]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    assert "How to read it." in dom.stdout and "Groups drawn (10 of 10)" in dom.stdout, "the caption did not render"
+
 
 def test_report_before_the_run_names_the_missing_figure(tmp_path):
     work = copy_workflow(tmp_path)

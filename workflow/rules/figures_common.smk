@@ -45,16 +45,17 @@ FIGURES = [
 
 
 def figure_outputs(name, caption, category, subcategory=None, labels=None):
-    """PDF (in the report), PNG, and the caption notes the report includes below the caption."""
+    """PDF, PNG (in the report: shown inline at report size), and the caption notes the
+    report includes below the caption."""
     return {
-        "pdf": report(
-            f"results/figures/{name}.pdf",
+        "pdf": f"results/figures/{name}.pdf",
+        "png": report(
+            f"results/figures/{name}.png",
             caption=f"../report/{caption}.rst",
             category=category,
             subcategory=subcategory,
             labels=labels,
         ),
-        "png": f"results/figures/{name}.png",
         "notes": f"results/figures/{name}.notes.rst",
     }
 
