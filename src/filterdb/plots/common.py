@@ -7,6 +7,7 @@ same bytes.
 
 from __future__ import annotations
 
+import logging
 import os
 import textwrap
 from pathlib import Path
@@ -32,6 +33,8 @@ plt.rcParams.update(
         "pdf.fonttype": 42,  # embedded TrueType: text stays text in the PDF
     }
 )
+
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatters at INFO
 
 WIDTH = 10.0  # inches: the width of a figure in the report (1,500 px at savefig.dpi)
 
