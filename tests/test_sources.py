@@ -113,3 +113,17 @@ def test_pretrained_weights_come_from_the_local_hugging_face_cache(monkeypatch, 
     loaded = _load({"model": "hub", "source": "timm", "reference": "resnet10t", "pretrained": True})
     stem = next(c for c in loaded.convs if c.name == "conv1.0")
     assert np.array_equal(stem.weight, trained.conv1[0].weight.detach().numpy())
+
+
+def test_unreachable_hub_fails_fast_with_advice(monkeypatch, tmp_path):
+    import time
+
+    from filterdb.sources import timm_source
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(timm_source, "hub_reachable", lambda *a, **k: False)
+    start = time.monotonic()
+    with pytest.raises(SourceError, match=r"'paper_row'.*HF_HUB_OFFLINE=1.*'checkpoint'"):
+        create("paper_row", "resnet10t", pretrained=True)
+    assert time.monotonic() - start < 20  # no minute of hub retries

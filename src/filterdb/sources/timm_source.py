@@ -8,6 +8,8 @@ hub loading, which honours a local Hugging Face cache and ``HF_HUB_OFFLINE``),
 from __future__ import annotations
 
 import difflib
+import socket
+from contextlib import contextmanager
 from typing import Any, Mapping
 
 from .base import LoadedModel, SourceError, as_bool, require, row_value
@@ -28,6 +30,36 @@ def check_name(model_id: str, name: str) -> None:
     raise SourceError(f"model {model_id!r}: {name!r} is not a timm architecture.{hint}")
 
 
+HUB_HOST = "huggingface.co"
+
+
+def hub_reachable(host: str = HUB_HOST, timeout: float = 3.0) -> bool:
+    """Whether the hub answers a TCP connection within ``timeout`` seconds."""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def _offline_unless_reachable():
+    """Serve hub weights from the local cache only when the hub cannot be reached.
+
+    Without this, huggingface_hub retries every lookup for about a minute per model
+    before it fails on a machine without network.
+    """
+    from huggingface_hub import constants
+
+    previous = constants.HF_HUB_OFFLINE
+    if not previous and not hub_reachable():
+        constants.HF_HUB_OFFLINE = True  # read at call time by huggingface_hub
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = previous
+
+
 def create(model_id: str, name: str, pretrained: bool, seed: int = 0):
     """Build the timm model; hub errors become a SourceError that says how to go offline."""
     import timm
@@ -36,7 +68,10 @@ def create(model_id: str, name: str, pretrained: bool, seed: int = 0):
     check_name(model_id, name)
     torch.manual_seed(int(seed))
     try:
-        return timm.create_model(name, pretrained=pretrained)
+        if not pretrained:
+            return timm.create_model(name, pretrained=False)
+        with _offline_unless_reachable():
+            return timm.create_model(name, pretrained=True)
     except Exception as exc:
         if not pretrained:
             raise SourceError(f"model {model_id!r}: timm could not build {name!r}: {exc}") from exc
