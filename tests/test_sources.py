@@ -31,8 +31,10 @@ def test_unknown_timm_name_lists_close_matches():
 
 
 def test_offline_pretrained_error_says_how_to_provide_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(SourceError, match=r"HF_HUB_OFFLINE=1.*'checkpoint'"):
         create("x", "resnet10t", pretrained=True)
 
@@ -98,10 +100,12 @@ def test_checksum_mismatch(tmp_path):
 
 def test_pretrained_weights_come_from_the_local_hugging_face_cache(monkeypatch, tmp_path):
     """timm's own hub loading, served offline by a cache laid out as huggingface_hub writes it."""
+    from huggingface_hub import constants
     from safetensors.torch import save_file
 
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads HF_HOME and HF_HUB_OFFLINE once, at import
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     trained = create("x", "resnet10t", pretrained=False, seed=7)
     repo = trained.pretrained_cfg["hf_hub_id"]  # timm/resnet10t.c3_in1k
     revision = "0" * 40
@@ -120,8 +124,10 @@ def test_unreachable_hub_fails_fast_with_advice(monkeypatch, tmp_path):
 
     from filterdb.sources import timm_source
 
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(timm_source, "hub_reachable", lambda *a, **k: False)
     start = time.monotonic()
     with pytest.raises(SourceError, match=r"'paper_row'.*HF_HUB_OFFLINE=1.*'checkpoint'"):
