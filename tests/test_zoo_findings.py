@@ -102,3 +102,10 @@ def test_models_of_other_sources_are_ignored():
     models.loc[models["model"] == "e0", "source"] = "timm"
     row = findings(models, layers, histograms, EVR).set_index("claim").loc[1]
     assert row["supported"] == "untestable"
+
+
+def test_depth_claim_is_untestable_below_the_minimum_group_size():
+    models, layers, histograms = build_zoo(True)
+    row = findings(models, layers, histograms, EVR, min_group_filters=5000).set_index("claim").loc[3]
+    assert row["supported"] == "untestable" and "min_group_filters = 5000" in row["detail"]
+    assert np.isfinite(row["value"])  # the measurement is still reported

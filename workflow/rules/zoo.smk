@@ -104,6 +104,10 @@ rule findings:
         runtime=10,
     params:
         eps=config["shift"].get("eps", 1.1920929e-07),
+        min_group_filters=ZOO.get(
+            "findings_min_group_filters",
+            config["shift"].get("min_group_filters", 1000),
+        ),
         code=code_version("zoo/findings", "shift"),
     script:
         "../scripts/findings.py"

@@ -19,7 +19,12 @@ def step():
         for path in snakemake.input.histograms
     }
     table = findings(
-        read_models(snakemake.input.models), read_layers(snakemake.input.layers), histograms, evr, snakemake.params.eps
+        read_models(snakemake.input.models),
+        read_layers(snakemake.input.layers),
+        histograms,
+        evr,
+        snakemake.params.eps,
+        snakemake.params.min_group_filters,
     )
     io.write_text_atomic(snakemake.output[0], table.to_csv(sep="\t", index=False, float_format="%.6g"))
 
