@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from filterdb.zoo.architectures import ArchitectureError, build  # noqa: E402
+from filterdb.zoo.architectures import ArchitectureError, build, check  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["vgg", "resnet", "mobilenet"])
@@ -52,4 +52,23 @@ def test_unknown_architecture_and_task():
 )
 def test_settings_without_a_3x3_conv_are_refused(kwargs, message):
     with pytest.raises(ArchitectureError, match=message):
+        check(**kwargs)
+    with pytest.raises(ArchitectureError, match=message):
         build(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["vgg", "resnet", "mobilenet"])
+@pytest.mark.parametrize("width", [0.125, 0.25, 0.5, 1, 3])
+def test_check_agrees_with_build(name, width):
+    for depth in (1, 4, 7):
+        try:
+            check(name, width, depth)
+            ok = True
+        except ArchitectureError:
+            ok = False
+        try:
+            build(name, width, depth)
+            built = True
+        except ArchitectureError:
+            built = False
+        assert ok == built, (name, width, depth)

@@ -117,9 +117,11 @@ def test_bad_rows(cells, message):
         TrainConfig.from_row(row(**cells))
 
 
-def test_width_without_3x3_conv_is_an_error():
-    with pytest.raises(TrainError, match="model 'zoo_t'.*no 3×3 convolution"):
-        TrainConfig.from_row(row(width="0.01")).build()
+@pytest.mark.parametrize("cells", [{"width": "0.01"}, {"width": "0"}, {"depth": "0"}, {"architecture": "resnet", "depth": "2"}])
+def test_settings_without_3x3_conv_fail_when_the_row_is_read(cells):
+    # caught without torch, so a bad sheet row fails the workflow's dry run
+    with pytest.raises(TrainError, match="model 'zoo_t'.*(no 3×3 convolution|at least 4 blocks)"):
+        TrainConfig.from_row(row(**cells))
 
 
 def test_data_size_beyond_the_data_set(digits, tmp_path):
@@ -164,3 +166,11 @@ def test_timing_table_sums(tmp_path):
     assert table["model"].tolist() == ["m0", "m1", "TOTAL"]
     assert np.isclose(table.loc[2, "wall_s"], 4.0) and np.isclose(table.loc[2, "train_s"], 2.0)
     assert np.isclose(table.loc[2, "cpu_s"], 2.0)
+
+
+def test_check_rows_names_sheet_and_model():
+    from filterdb.zoo import check_rows
+
+    check_rows({"zoo_t": {**row(), "_sheet": "config/zoo.tsv"}, "other": {"source": "timm"}})
+    with pytest.raises(TrainError, match="config/zoo.tsv: model 'zoo_t': unknown zoo data set 'digitz'"):
+        check_rows({"zoo_t": {**row(dataset="digitz"), "_sheet": "config/zoo.tsv"}})

@@ -3,8 +3,9 @@
 # the paper's claims checked on the zoo.
 from pathlib import Path
 
-from filterdb.zoo import cuda_visible, dataset_of, zoo_models
+from filterdb.zoo import check_rows, cuda_visible, dataset_of, zoo_models
 
+check_rows(MODEL_ROWS)  # a bad zoo row fails the dry run, naming model and column
 ZOO_MODELS = zoo_models(MODEL_ROWS)
 ZOO = config.get("zoo", {})
 ZOO_GPU = cuda_visible(str(ZOO.get("device", "auto")))  # without importing torch

@@ -30,3 +30,17 @@ def zoo_models(rows: dict) -> list[str]:
 def dataset_of(row: dict) -> str:
     """The zoo data set of a sheet row: column ``dataset``, else ``training_dataset``."""
     return str(row.get("dataset") or row["training_dataset"])
+
+
+def check_rows(rows: dict) -> None:
+    """Validate the zoo rows (unknown data set or architecture, a width or depth without a
+    3×3 conv, bad numbers) when the workflow is parsed, without torch: a TrainError names
+    the model and the column."""
+    from .train import TrainConfig, TrainError
+
+    for model in zoo_models(rows):
+        row = rows[model]
+        try:
+            TrainConfig.from_row({k: v for k, v in row.items() if not str(k).startswith("_")})
+        except TrainError as exc:
+            raise TrainError(f"{row.get('_sheet', 'model sheet')}: {exc}") from None

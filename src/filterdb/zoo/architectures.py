@@ -213,6 +213,29 @@ def check_architecture(name: str) -> str:
     )
 
 
+def check(name: str, width: float = 1, depth: int = 4, image_size: int = 28, task: str = "classification") -> None:
+    """Raise ArchitectureError for settings that cannot give a model with a 3×3 conv, without torch.
+
+    Mirrors the constructors' channel and stage arithmetic, so a bad sheet row fails
+    when the workflow is parsed (dry run) rather than in a training job.
+    """
+    name = check_architecture(name)
+    if task not in TASKS:
+        raise ArchitectureError(f"unknown zoo task {task!r}; known: {', '.join(TASKS)}")
+    if not float(width) > 0:
+        raise ArchitectureError(f"width {width} must be positive: the model would have no 3×3 convolution")
+    depth = int(depth)
+    if name == "vgg" and depth < 1:
+        raise ArchitectureError(f"vgg depth {depth}: the model would have no 3×3 convolution")
+    if name == "resnet" and depth < 4:
+        raise ArchitectureError(f"resnet depth {depth}: timm's ResNet needs at least 4 blocks, one per stage")
+    if name == "mobilenet":
+        _channels(width, 1, "mobilenet stem")
+    stages = 4 if name == "resnet" else _pool_stages(image_size, 3) + 1
+    for stage in range(len(_stage_plan(depth, stages)) if depth > 0 else 0):
+        _channels(width, 2**stage, f"{name} stage {stage}")
+
+
 def build(
     name: str,
     width: float = 1,
@@ -225,11 +248,8 @@ def build(
     """A freshly initialised torch module (uses torch's global RNG: seed it first)."""
     import torch.nn as nn
 
-    constructor = ARCHITECTURES[check_architecture(name)][1]
-    if task not in TASKS:
-        raise ArchitectureError(f"unknown zoo task {task!r}; known: {', '.join(TASKS)}")
-    if float(width) <= 0:
-        raise ArchitectureError(f"width {width} must be positive: the model would have no 3×3 convolution")
+    check(name, width, depth, image_size, task)
+    constructor = ARCHITECTURES[name][1]
     model = constructor(float(width), int(depth), int(in_channels), int(n_classes), int(image_size), task)
     n_3x3 = sum(
         1 for m in model.modules() if isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (3, 3)

@@ -103,13 +103,13 @@ class TrainConfig:
 
     def validate(self) -> None:
         where = f"model {self.model!r}"
-        try:
-            architectures.check_architecture(self.architecture)
-            get_spec(self.dataset)
-        except (architectures.ArchitectureError, DatasetError) as exc:
-            raise TrainError(f"{where}: {exc}") from None
         if self.task not in architectures.TASKS:
             raise TrainError(f"{where}: column 'task' is {self.task!r}; the zoo trains {', '.join(architectures.TASKS)}")
+        try:
+            spec = get_spec(self.dataset)
+            architectures.check(self.architecture, self.width, self.depth, spec.image_size, self.task)
+        except (architectures.ArchitectureError, DatasetError) as exc:
+            raise TrainError(f"{where}: {exc}") from None
         if self.epochs < 0:
             raise TrainError(f"{where}: column 'epochs' is {self.epochs}; 0 (initialisation) or more")
         if self.data_size is not None and self.data_size < 1:
