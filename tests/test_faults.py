@@ -324,15 +324,7 @@ def damage_file(data: bytes, damage: str) -> bytes:
     [
         "truncated",
         "garbage",
-        pytest.param(
-            "bitflip",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Parquet pages carry no checksum: flipped bytes in the kernel values are read "
-                "as other weights without an error (fix: write_page_checksum=True on write, "
-                "CRC check on read in io and _pages)",
-            ),
-        ),
+        "bitflip",  # pages carry CRC-32 checksums: flipped bytes are an error, not other weights
     ],
 )
 def test_damaged_filters_file_is_named_by_next_step_and_rebuilding_repairs_it(built, tmp_path, damage):
@@ -362,12 +354,6 @@ def test_damaged_filters_file_is_named_by_next_step_and_rebuilding_repairs_it(bu
 
 # --------------------------------------------------------------------------- shared file system
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="io.atomic_path creates every output with mkstemp's mode 0600: on a cluster's shared "
-    "project folder, other group members cannot read results/ (fix: chmod the temporary file "
-    "to 0o666 & ~umask before the rename)",
-)
 def test_outputs_get_the_permissions_the_umask_allows(tmp_path):
     old = os.umask(0o022)
     try:

@@ -8,12 +8,15 @@ its data pages, in order. This module walks the pages (Thrift compact page heade
 decompresses each with Arrow's codecs and slices the values out behind the levels.
 
 It answers None whenever anything is not as expected (a dictionary page, another
-encoding or codec, a null, a count that does not add up), and the caller then reads the
-row group with pyarrow. Tests compare it with pyarrow on files of every codec and page
+encoding or codec, a null, a count that does not add up, a page whose CRC does not
+match), and the caller then reads the row group with pyarrow, which verifies the page
+checksums and reports the damage. Tests compare it with pyarrow on files of every codec and page
 layout the writer can produce.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pyarrow as pa
@@ -108,6 +111,7 @@ _PAGE_HEADER = {
     1: None,  # type
     2: None,  # uncompressed_page_size
     3: None,  # compressed_page_size
+    4: None,  # crc: CRC-32 of the compressed page body, when the writer stored one
     5: {1: None, 2: None, 3: None, 4: None},  # data page: num_values, encoding, def/rep level encodings
     8: {1: None, 2: None, 3: None, 4: None, 5: None, 6: None, 7: None},  # data page v2
 }
@@ -141,6 +145,8 @@ def _kernel_values(source, handle, row_group, column):
         pos = reader.pos
         body = raw[pos : pos + header[3]]
         pos += header[3]
+        if 4 in header and zlib.crc32(body) != header[4] & 0xFFFFFFFF:
+            return None  # the caller's checked pyarrow read names the damage
         kind = header[1]
         if kind == _DATA_PAGE:
             page = header.get(5) or {}

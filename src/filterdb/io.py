@@ -53,6 +53,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file 0600; outputs get what the umask allows, as open() would give
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -120,6 +124,7 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[byte
             row_group_size=ROW_GROUP_SIZE,
             use_dictionary=False,
             write_statistics=["layer"] if "layer" in table.column_names else True,
+            write_page_checksum=True,  # bit rot is an error on read, not different weights
         )
 
 
@@ -142,6 +147,7 @@ def write_stream(
             compression=compression_for(schema),
             use_dictionary=False,
             write_statistics=["layer"] if "layer" in schema.names else True,
+            write_page_checksum=True,
         ) as writer:
             pending: list[pa.Table] = []
             pending_rows = 0
@@ -197,7 +203,7 @@ def _same_type(found: pa.DataType, expected: pa.DataType) -> bool:
 def open_filters(path: str | os.PathLike) -> pq.ParquetFile:
     """Open a filters file and check its schema; errors name the file and the column."""
     try:
-        handle = pq.ParquetFile(path)
+        handle = pq.ParquetFile(path, page_checksum_verification=True)
     except Exception as exc:
         raise SchemaError(
             f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc}); "
@@ -269,7 +275,12 @@ def iter_layer_kernels(
         # a map per row group: its pages leave this process's memory with the row group
         values = _pages.kernel_values(pa.memory_map(str(path), "r"), handle, group, leaf) if fast else None
         if values is None:  # the general reader; a null weight becomes NaN (and fails the check)
-            column = handle.read_row_group(group, columns=["kernel"], use_threads=use_threads).column(0)
+            try:
+                column = handle.read_row_group(group, columns=["kernel"], use_threads=use_threads).column(0)
+            except OSError as exc:  # a page whose CRC does not match
+                raise DataError(
+                    f"{path}: row group {group} is damaged ({exc}); delete the file and rebuild the model"
+                ) from exc
             values = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
         kernels = values.reshape(-1, 9)
         layers = small.column(0).to_numpy()
@@ -320,4 +331,7 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.
         for column in columns:
             if column not in schema.names:
                 raise SchemaError(f"{path}: column {column!r} is missing")
-    return pq.read_table(path, columns=columns)
+    try:
+        return pq.read_table(path, columns=columns, page_checksum_verification=True)
+    except OSError as exc:
+        raise DataError(f"{path}: damaged ({exc}); delete the file and rebuild it") from exc
