@@ -16,6 +16,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/shift.smk"
 include: "workflow/rules/database.smk"
+include: "workflow/rules/zoo.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -58,7 +58,8 @@ def smoke_run(tmp_path_factory):
 def test_smoke_run_builds_every_target(smoke_run):
     assert (smoke_run / "results/db/models.parquet").is_file()
     models = pd.read_parquet(smoke_run / "results/db/models.parquet")
-    assert set(models["model"]) == {"smoke_resnet18_s0", "smoke_resnet18_s1", "smoke_mobilenetv2_050", "smoke_convnext_atto"}
+    sheets = [pd.read_csv(smoke_run / "config" / name, sep="\t", comment="#") for name in ("smoke.tsv", "zoo_smoke.tsv")]
+    assert set(models["model"]) == set(pd.concat(sheets)["model"])
     # the model without 3×3 convs stays in the table with 0 filters
     assert models.set_index("model").loc["smoke_convnext_atto", "n_filters"] == 0
     layers = pd.read_parquet(smoke_run / "results/db/layers.parquet")

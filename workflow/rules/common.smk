@@ -62,4 +62,5 @@ def all_targets():
         "results/db/layers.parquet",
         *expand("results/shift/{axis}.tsv", axis=AXES),
         *FIGURES,
+        *ZOO_TARGETS,
     ]

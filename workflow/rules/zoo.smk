@@ -55,7 +55,9 @@ rule train:
     params:
         row=lambda wc: public_row(wc.model),
         cache_dir=lambda wc, input: str(Path(input.data).parent.parent),
-        device="cuda" if ZOO_GPU else "cpu",
+        # "auto" resolves on the node that runs the job, so the param does not
+        # depend on the host that parses the workflow (no retraining on a cluster)
+        device=str(ZOO.get("device", "auto")),
         code=code_version("zoo"),
     script:
         "../scripts/train_model.py"

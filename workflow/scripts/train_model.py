@@ -12,7 +12,7 @@ def step():
         data,
         snakemake.output.weights,
         snakemake.output.record,
-        device=snakemake.params.device,
+        device=None if snakemake.params.device == "auto" else snakemake.params.device,
         threads=snakemake.threads,
     )
 
