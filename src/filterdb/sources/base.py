@@ -85,6 +85,27 @@ def require(row: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def local_file(row: Mapping[str, Any], what: str) -> dict:
+    """The row's ``reference`` as an existing local file, checked against its ``sha256``.
+
+    Returns the manifest part {"path", "sha256"}; ``what`` names the kind of file in errors.
+    """
+    from pathlib import Path
+
+    from ..io import sha256_of
+
+    path = Path(str(require(row, "reference")))
+    if not path.is_file():
+        raise SourceError(f"model {row['model']!r}: {what} {str(path)!r} does not exist")
+    digest = sha256_of(path)
+    expected = row_value(row, "sha256")
+    if expected and str(expected).lower() != digest:
+        raise SourceError(
+            f"model {row['model']!r}: checksum mismatch for {str(path)!r}: expected {expected}, found {digest}"
+        )
+    return {"path": str(path), "sha256": digest}
+
+
 def as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value

@@ -8,21 +8,12 @@ pickle to load is refused, never executed.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
-from .base import LoadedModel, SourceError, require, row_value
+from .base import LoadedModel, SourceError, local_file, require
 from .timm_source import create
 from .torch_graph import convs_from_module
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_state_dict(model_id: str, path: Path) -> dict:
@@ -53,17 +44,7 @@ def read_state_dict(model_id: str, path: Path) -> dict:
 
 
 def fetch(row: Mapping[str, Any], cache_dir) -> dict:
-    path = Path(str(require(row, "reference")))
-    if not path.is_file():
-        raise SourceError(f"model {row['model']!r}: checkpoint file {str(path)!r} does not exist")
-    digest = sha256_of(path)
-    expected = row_value(row, "sha256")
-    if expected and str(expected).lower() != digest:
-        raise SourceError(
-            f"model {row['model']!r}: checksum mismatch for {str(path)!r}: "
-            f"expected {expected}, found {digest}"
-        )
-    return {"path": str(path), "sha256": digest, "arch": str(require(row, "arch"))}
+    return {**local_file(row, "checkpoint file"), "arch": str(require(row, "arch"))}
 
 
 def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:

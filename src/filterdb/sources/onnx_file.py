@@ -10,22 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..fetch import sha256_of
 from ..readers.onnx import read_onnx
-from .base import LoadedModel, SourceError, as_bool, require, row_value
+from .base import LoadedModel, SourceError, as_bool, local_file, require, row_value
 
 
 def fetch(row: Mapping[str, Any], cache_dir) -> dict:
-    path = Path(str(require(row, "reference")))
-    if not path.is_file():
-        raise SourceError(f"model {row['model']!r}: ONNX file {str(path)!r} does not exist")
-    digest = sha256_of(path)
-    expected = row_value(row, "sha256")
-    if expected and str(expected).lower() != digest:
-        raise SourceError(
-            f"model {row['model']!r}: checksum mismatch for {str(path)!r}: expected {expected}, found {digest}"
-        )
-    return {"path": str(path), "sha256": digest}
+    return local_file(row, "ONNX file")
 
 
 def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:

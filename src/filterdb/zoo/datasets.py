@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import fcntl
 import gzip
-import hashlib
 import io as _io
 import json
 import logging
@@ -72,14 +71,6 @@ class Dataset:
 # -- checksums, locks, archives ---------------------------------------------------------
 
 
-def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock held while the block runs (released if the process dies)."""
@@ -93,7 +84,7 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 def verify_sha256(path: Path, expected: str, what: str) -> None:
-    found = sha256_of(path)
+    found = io.sha256_of(path)
     if found != expected:
         raise DatasetError(
             f"{what}: checksum mismatch for {str(path)!r}: expected sha256 {expected}, found {found}. "
@@ -362,7 +353,7 @@ def prepare(name: str, cache_dir: str | os.PathLike) -> Path:
                 np.savez(handle, x_train=arrays[0], y_train=arrays[1], x_test=arrays[2], y_test=arrays[3])
         # the record is written last: a data set without one is incomplete and rebuilt
         io.write_json_atomic(record_path, {
-            "version": RECORD_VERSION, "name": name, "sha256": sha256_of(npz),
+            "version": RECORD_VERSION, "name": name, "sha256": io.sha256_of(npz),
             "description": spec.description, "visual_category": spec.visual_category,
             "n_train": int(len(arrays[1])), "n_test": int(len(arrays[3])),
             "shape": [spec.channels, spec.image_size, spec.image_size], "n_classes": spec.n_classes,
@@ -379,7 +370,7 @@ def load(name: str, cache_dir: str | os.PathLike, prepare_missing: bool = True) 
     record = _read_record(record_path)
     if record is None or not npz.is_file():
         raise DatasetError(f"data set {name!r} is not cached under {npz.parent}; run prepare() or the dataset rule")
-    found = sha256_of(npz)
+    found = io.sha256_of(npz)
     if found != record["sha256"]:
         raise DatasetError(
             f"cached data set {str(npz)!r} is corrupt: sha256 {found}, its record says "

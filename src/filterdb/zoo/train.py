@@ -315,17 +315,11 @@ def train(
         "wall_s": time.perf_counter() - started,
         "cpu_s": time.process_time() - started_cpu,  # all threads; not inflated by other load
         "resumed_after_epoch": first_epoch if first_epoch else None,
-        "weights_sha256": io_sha256(weights_path),
+        "weights_sha256": io.sha256_of(weights_path),
     }  # fmt: skip
     io.write_json_atomic(record_path, record)
     ckpt.unlink(missing_ok=True)
     return record
-
-
-def io_sha256(path: str | os.PathLike) -> str:
-    from .datasets import sha256_of
-
-    return sha256_of(path)
 
 
 def timing_table(benchmarks: list[str], records: list[str]):
