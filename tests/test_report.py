@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -20,7 +21,8 @@ from workflow_helpers import ROOT, copy_workflow, snakemake
 pytestmark = pytest.mark.slow
 
 CONFIG = "config/smoke.yaml"
-MODELS = ["smoke_convnext_atto", "smoke_mobilenetv2_050", "smoke_resnet18_s0", "smoke_resnet18_s1"]
+SMOKE_SHEETS = [ROOT / "config" / s for s in yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())["sheets"]]
+MODELS = sorted(pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in SMOKE_SHEETS])["model"])
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("FILTERDB_TEST_ARTIFACTS", ROOT / "results" / "test-artifacts"))
 
@@ -64,7 +66,8 @@ def test_every_figure_card_and_table_is_built(run):
     for model in MODELS:
         assert Image.open(run / f"results/cards/{model}.png").size[0] >= 900, model
     summary = (run / "results/report/summary.rst").read_text()
-    assert "**4 models** (3 with 3×3 convolutions)" in summary
+    models = pd.read_parquet(run / "results/db/models.parquet")
+    assert f"**{len(models)} models** ({(models['n_filters'] > 0).sum()} with 3×3 convolutions)" in summary
     assert "<table" in (run / "results/report/models.html").read_text()
 
 
@@ -145,7 +148,7 @@ def test_report_opens_in_headless_chromium(report, tmp_path):
     assert pixels.shape == (1000, 1400) and pixels.std() > 10, "a blank screenshot"
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=180)
     assert dom.returncode == 0, dom.stderr[-3000:]
-    assert "Size by source" in dom.stdout and "4 models" in dom.stdout, "the opening page did not render"
+    assert "Size by source" in dom.stdout and f"{len(MODELS)} models" in dom.stdout, "the opening page did not render"
 
     # a figure's page: its category in the menu and its caption with the notes (what a click shows)
     figure = "results/figures/shift_depth_decile.png"

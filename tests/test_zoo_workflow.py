@@ -22,8 +22,9 @@ def zoo_run(tmp_path_factory):
     config["cache_dir"] = str(workdir / "cache")
     config["figures"] = {}
     (workdir / "config" / "zoo_smoke.yaml").write_text(yaml.safe_dump(config))
-    snakemake(workdir, "--cores", "2", "--configfile", "config/zoo_smoke.yaml",
-              "results/findings.tsv", "results/zoo/timing.tsv", "results/db/models.parquet")  # fmt: skip
+    # targets before --configfile, which takes every following word as a config file
+    snakemake(workdir, "results/findings.tsv", "results/zoo/timing.tsv", "results/db/models.parquet",
+              "--cores", "2", "--configfile", "config/zoo_smoke.yaml")  # fmt: skip
     return workdir
 
 
