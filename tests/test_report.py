@@ -21,7 +21,7 @@ from workflow_helpers import ROOT, copy_workflow, snakemake
 pytestmark = pytest.mark.slow
 
 CONFIG = "config/smoke.yaml"
-SMOKE_SHEETS = [ROOT / "config" / s for s in yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())["sheets"]]
+SMOKE_SHEETS = [ROOT / s for s in yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())["sheets"]]
 MODELS = sorted(pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in SMOKE_SHEETS])["model"])
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("FILTERDB_TEST_ARTIFACTS", ROOT / "results" / "test-artifacts"))
