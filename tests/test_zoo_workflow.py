@@ -40,7 +40,11 @@ def test_model_table_holds_training_figures(zoo_run):
     assert len(zoo) == 7
     for column in ("width", "epochs", "data_size", "seed", "dataset", "test_loss", "train_curve"):
         assert zoo[column].notna().all(), column
-    assert (zoo.loc[zoo["task"] == "classification", "test_accuracy"] > 0.2).all()
+    classifiers = zoo[zoo["task"] == "classification"]
+    # trained on the whole set: well above chance (0.1); untrained: near chance
+    full = classifiers[(classifiers["epochs"] > 0) & (classifiers["data_size"] == classifiers["data_size"].max())]
+    assert len(full) >= 3 and (full["test_accuracy"] > 0.2).all(), full["test_accuracy"]
+    assert (classifiers.loc[classifiers["epochs"] == 0, "test_accuracy"] < 0.3).all()
 
 
 def test_timing_table_per_model_and_total(zoo_run):
