@@ -99,6 +99,12 @@ def main(argv=None) -> int:
             print(f"{name}: raw {raw:.2f} s, parquet {parquet:.2f} s, ratio {parquet / raw:.2f}", file=sys.stderr)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    print_table(rows)
+    return 0
+
+
+def print_table(rows: list[dict]) -> None:
+    """The extraction results as a Markdown table (also used by report.py)."""
     print("| model | 3×3 filters | load + np.save (s) | load + Parquet (s) | ratio | filterdb load only (s) | .npy MB | .parquet MB |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
@@ -106,7 +112,6 @@ def main(argv=None) -> int:
             f"| {r['model']} | {r['filters']:,} | {r['raw_s']:.2f} | {r['parquet_s']:.2f} | {r['ratio']:.2f} | "
             f"{r['load_only_s']:.2f} | {r['npy_bytes'] / 1e6:.1f} | {r['parquet_bytes'] / 1e6:.1f} |"
         )
-    return 0
 
 
 if __name__ == "__main__":

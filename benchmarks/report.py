@@ -64,14 +64,10 @@ def main(argv=None) -> int:
     print(f"| measured wall time of the analysis on the shared machine | {wall} | |")
     extraction = HERE / "results" / "extraction.json"
     if extraction.exists():
+        from extraction import print_table  # beside this script
+
         print()
-        print("| model | 3×3 filters | load + np.save (s) | load + Parquet (s) | ratio | filterdb load only (s) | .npy MB | .parquet MB |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for r in json.loads(extraction.read_text()):
-            print(
-                f"| {r['model']} | {r['filters']:,} | {r['raw_s']:.2f} | {r['parquet_s']:.2f} | {r['ratio']:.2f} | "
-                f"{r['load_only_s']:.2f} | {r['npy_bytes'] / 1e6:.1f} | {r['parquet_bytes'] / 1e6:.1f} |"
-            )
+        print_table(json.loads(extraction.read_text()))
     return 0
 
 
