@@ -40,13 +40,9 @@ def axis_shift(
         log.warning("left out of the shift analysis (no 3×3 filters): %s", ", ".join(empty))
     joined = layers_with_models(layers, models)
     column = axis["column"]
-    if column not in joined.columns:
-        raise KeyError(
-            f"shift axis column {column!r} is not a column of the model or layer table; "
-            f"known columns: {', '.join(sorted(joined.columns))}"
-        )
-    sums, sizes = group_histograms(joined, dict(histograms), column, axis.get("where"))
-    sizes["status"] = np.where(sizes["filters"] >= min_group_filters, "kept", "too small")
+    sums, sizes = group_histograms(
+        joined, dict(histograms), column, axis.get("where"), min_filters=min_group_filters
+    )
     small = sizes.loc[sizes["status"] == "too small", "group"].tolist()
     if small:
         log.warning("axis %r: groups below %d filters left out: %s", column, min_group_filters, ", ".join(small))
