@@ -118,6 +118,8 @@ def test_fast_page_reader_equals_pyarrow(tmp_path, compression, data_page_versio
                    data_page_size=10_000, data_page_version=data_page_version, use_dictionary=False)  # fmt: skip
     handle = pq.ParquetFile(path)
     source = pa.memory_map(str(path))
+    with _pages.KernelPages(path) as pages:  # one reused read buffer for all row groups
+        kept = [pages.values(handle, group, 3) for group in range(handle.num_row_groups)]
     for group in range(handle.num_row_groups):
         values = _pages.kernel_values(source, handle, group, 3)
         expected = handle.read_row_group(group, columns=["kernel"]).column(0).combine_chunks().flatten().to_numpy()
@@ -125,6 +127,7 @@ def test_fast_page_reader_equals_pyarrow(tmp_path, compression, data_page_versio
             assert values is not None
         if values is not None:
             assert np.array_equal(values, expected)
+            assert np.array_equal(kept[group], expected)  # not overwritten by later row groups
     got = np.concatenate([k for _, k, _ in io.iter_layer_kernels(path, check_finite=False)])
     assert np.array_equal(got, kernels)
 

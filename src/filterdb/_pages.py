@@ -16,6 +16,7 @@ layout the writer can produce.
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import numpy as np
@@ -117,15 +118,59 @@ _PAGE_HEADER = {
 }
 
 
-def kernel_values(source: pa.NativeFile, handle: pq.ParquetFile, row_group: int, column: int) -> np.ndarray | None:
-    """The (rows · 9,) float32 values of a kernel column chunk, or None to fall back."""
+class KernelPages:
+    """Reads the kernel values of one filters file's row groups, one ``pread`` each.
+
+    The compressed column chunk is read into one buffer that is reused for every row
+    group: a fresh buffer per row group (pyarrow's ``read_at``, or a memory map) costs
+    a page fault per 4 KiB, about as much as decompressing and checking the data.
+    """
+
+    def __init__(self, path):
+        self._file = open(path, "rb", buffering=0)
+        self._buffer = np.empty(0, np.uint8)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _read(self, size: int, offset: int) -> memoryview:
+        if self._buffer.size < size:
+            self._buffer = np.empty(size, np.uint8)
+        view = memoryview(self._buffer)[:size]
+        got = os.preadv(self._file.fileno(), [view], offset)
+        if got != size:
+            raise _Unexpected(f"short read: {got} of {size} bytes")
+        return view
+
+    def values(self, handle: pq.ParquetFile, row_group: int, column: int) -> np.ndarray | None:
+        """The (rows · 9,) float32 values of a kernel column chunk, or None to fall back."""
+        try:
+            return _kernel_values(self._read, handle, row_group, column)
+        except (_Unexpected, IndexError, ValueError, OSError, pa.ArrowException):
+            return None
+
+
+def kernel_values(source, handle: pq.ParquetFile, row_group: int, column: int) -> np.ndarray | None:
+    """The (rows · 9,) float32 values of a kernel column chunk, or None to fall back.
+
+    ``source``: a path, or an open binary file or Arrow file with ``read_at``.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with KernelPages(source) as pages:
+            return pages.values(handle, row_group, column)
     try:
-        return _kernel_values(source, handle, row_group, column)
+        return _kernel_values(lambda size, offset: memoryview(source.read_at(size, offset)), handle, row_group, column)
     except (_Unexpected, IndexError, ValueError, OSError, pa.ArrowException):
         return None
 
 
-def _kernel_values(source, handle, row_group, column):
+def _kernel_values(read, handle, row_group, column):
     meta = handle.metadata.row_group(row_group)
     chunk = meta.column(column)
     if chunk.dictionary_page_offset is not None or chunk.physical_type != "FLOAT":
@@ -136,9 +181,10 @@ def _kernel_values(source, handle, row_group, column):
     codec = pa.Codec(name) if name else None
     descr = handle.schema.column(column)
     has_rep, has_def = descr.max_repetition_level > 0, descr.max_definition_level > 0
-    raw = memoryview(source.read_at(chunk.total_compressed_size, chunk.data_page_offset))
+    raw = read(chunk.total_compressed_size, chunk.data_page_offset)
     expected = 9 * meta.num_rows
-    parts, count, pos = [], 0, 0
+    out = np.empty(expected, np.float32)  # pages are copied straight into place: no concatenation
+    count, pos = 0, 0
     while pos < len(raw) and count < expected:
         reader = _Compact(raw, pos)
         header = reader.struct(_PAGE_HEADER)
@@ -171,10 +217,10 @@ def _kernel_values(source, handle, row_group, column):
             return None
         else:  # index pages and others carry no values
             continue
-        if n is None or len(values) != 4 * n:  # a null or an empty list: not our layout
+        if n is None or len(values) != 4 * n or count + n > expected:  # a null or an empty list: not our layout
             return None
-        parts.append(np.frombuffer(values, dtype=np.float32))
+        out[count : count + n] = np.frombuffer(values, dtype=np.float32)
         count += n
     if count != expected:
         return None
-    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+    return out

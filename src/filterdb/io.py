@@ -266,6 +266,11 @@ def iter_layer_kernels(
         if column not in handle.schema_arrow.names:
             raise SchemaError(f"{path}: column {column!r} is missing")
     leaf = next(i for i in range(len(handle.schema)) if handle.schema.column(i).path.split(".")[0] == "kernel")
+    with _pages.KernelPages(path) as pages:
+        yield from _layers_of_row_groups(handle, path, pages if fast else None, leaf, columns, check_finite, use_threads)
+
+
+def _layers_of_row_groups(handle, path, pages, leaf, columns, check_finite, use_threads):
     pending_layer: int | None = None
     pending: list[tuple[np.ndarray, dict]] = []
     done: set[int] = set()
@@ -282,8 +287,7 @@ def iter_layer_kernels(
         small = handle.read_row_group(group, columns=["layer", *columns], use_threads=use_threads)
         if small.num_rows == 0:
             continue
-        # a map per row group: its pages leave this process's memory with the row group
-        values = _pages.kernel_values(pa.memory_map(str(path), "r"), handle, group, leaf) if fast else None
+        values = pages.values(handle, group, leaf) if pages is not None else None
         if values is None:  # the general reader; a null weight becomes NaN (and fails the check)
             try:
                 column = handle.read_row_group(group, columns=["kernel"], use_threads=use_threads).column(0)
