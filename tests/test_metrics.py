@@ -19,6 +19,8 @@ from filterdb.metrics import (
     variance_entropy,
 )
 
+TOL = metrics.ORTHOGONALITY_TOLERANCE  # orthogonality's Gram is a float32 product
+
 
 def entropy_svd(w: np.ndarray) -> float:
     """The definition: singular values of the centred filters, λ = s²/(n−1), H in log10."""
@@ -74,7 +76,7 @@ def test_layer_metrics_against_direct_formulas(offset):
     assert m["n_clean"] == (~sparse).sum()
     assert m["randomness_threshold"] == randomness_threshold(len(w))
     assert m["entropy_ratio"] == pytest.approx(m["variance_entropy"] / m["randomness_threshold"], rel=1e-12)
-    assert m["orthogonality"] == pytest.approx(orthogonality_loop(w64.reshape(32, -1)), abs=1e-12)
+    assert m["orthogonality"] == pytest.approx(orthogonality_loop(w64.reshape(32, -1)), abs=TOL)
     assert m["l1_mean"] == pytest.approx(np.abs(w64).sum(axis=1).mean(), rel=1e-12)
     assert m["l2_mean"] == pytest.approx(np.sqrt((w64**2).sum(axis=1)).mean(), rel=1e-12)
     assert m["abs_max"] == np.abs(w64).max()
@@ -121,13 +123,40 @@ def test_entropy_bounds_and_degenerate_layers():
 
 def test_orthogonality_closed_forms():
     q = np.linalg.qr(np.random.default_rng(5).standard_normal((18, 18)))[0]
-    assert orthogonality(q[:6].reshape(6, 2, 3, 3)) == pytest.approx(1.0, abs=1e-12)
+    assert orthogonality(q[:6].reshape(6, 2, 3, 3)) == pytest.approx(1.0, abs=TOL)
     parallel = np.tile(np.arange(1.0, 19.0), (4, 1))
-    assert orthogonality(parallel) == pytest.approx(0.0, abs=1e-12)
+    assert orthogonality(parallel) == pytest.approx(0.0, abs=TOL)
     with_zero = q[:3].copy()
     with_zero[1] = 0.0
-    assert orthogonality(with_zero) == pytest.approx(orthogonality_loop(with_zero), abs=1e-12)
+    assert orthogonality(with_zero) == pytest.approx(orthogonality_loop(with_zero), abs=TOL)
     assert np.isnan(orthogonality(q[:1]))
+
+
+def orthogonality_float64(weight: np.ndarray) -> float:
+    """The same definition with a float64 Gram (vectorised; orthogonality_loop is too slow here)."""
+    c = weight.shape[0]
+    flat = weight.reshape(c, -1).astype(np.float64)
+    norms = np.linalg.norm(flat, axis=1)
+    flat = np.divide(flat, norms[:, None], out=np.zeros_like(flat), where=norms[:, None] > 0)
+    return float(1.0 - np.abs(flat @ flat.T - np.eye(c)).sum() / (c * (c - 1)))
+
+
+@pytest.mark.parametrize("shape", [(64, 27), (128, 576), (512, 4608)])
+@pytest.mark.parametrize("kind", ["normal", "near_parallel", "offset", "rank3", "tiny"])
+def test_orthogonality_float32_gram_within_tolerance(shape, kind):
+    rng = np.random.default_rng(shape[0] + len(kind))
+    c, m = shape
+    w = rng.standard_normal((c, m))
+    if kind == "near_parallel":  # |G| near 1 everywhere: the largest float32 rounding
+        w = rng.standard_normal((c, 1)) * rng.standard_normal((1, m)) + 1e-3 * w
+    elif kind == "offset":  # all channels at |cos| ≈ 0.9: same-sign sums, the worst case seen
+        w = 0.05 * w + 3.0
+    elif kind == "rank3":
+        w = rng.standard_normal((c, 3)) @ rng.standard_normal((3, m))
+    elif kind == "tiny":
+        w = w * 1e-6
+    w = w.astype(np.float32)
+    assert abs(orthogonality(w) - orthogonality_float64(w)) < TOL
 
 
 @settings(max_examples=40, deadline=None)
@@ -151,7 +180,7 @@ def test_properties_on_random_layers(seed, out_channels, in_channels, offset):
     # invariance of orthogonality to the order of output channels
     channels = np.random.default_rng(seed + 1).permutation(out_channels)
     permuted = w.reshape(out_channels, in_channels, 9)[channels].reshape(-1, 9)
-    assert layer_metrics(permuted, out_channels)["orthogonality"] == pytest.approx(m["orthogonality"], abs=1e-12)
+    assert layer_metrics(permuted, out_channels)["orthogonality"] == pytest.approx(m["orthogonality"], abs=TOL)
 
 
 def test_moments_from_the_metrics_pass():

@@ -237,22 +237,30 @@ def orthogonality(weight: np.ndarray) -> float:
     weight: (out_channels, in_channels_per_group, 3, 3) or (out_channels, m). 1 for an
     orthonormal set, 0 when all channels are parallel. NaN for a single channel.
     A zero channel is a zero row of the normalised matrix: its diagonal entry of G is 0,
-    so |G − I| counts 1 for it. Cost: c² · m multiply-adds (the one metric whose cost
-    per filter grows with the layer's width).
+    so |G − I| counts 1 for it. Cost: c² · m / 2 multiply-adds, the one metric whose cost
+    per filter grows with the layer's width; so the Gram is a float32 product (twice
+    the speed of float64, within ORTHOGONALITY_TOLERANCE of it); norms and sums are
+    float64.
     """
     w = np.asarray(weight)
     c = w.shape[0]
     if c < 2:
         return float("nan")
-    flat = np.array(w.reshape(c, -1), dtype=np.float64)  # a copy, normalised in place
-    norms = np.sqrt(np.einsum("ij,ij->i", flat, flat))
-    np.divide(flat, norms[:, None], out=flat, where=norms[:, None] > 0)
-    flat[norms == 0] = 0.0
+    flat = np.array(w.reshape(c, -1), dtype=np.float32)  # a copy, normalised in place
+    norms = np.sqrt(np.einsum("ij,ij->i", flat, flat, dtype=np.float64))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    flat *= inverse.astype(np.float32)[:, None]  # zero rows stay zero
     gram = flat @ flat.T
-    diagonal = np.diagonal(gram).copy()
+    diagonal = np.diagonal(gram).astype(np.float64)
     # |G − I| summed: |G| over all entries, with each diagonal |g_ii| replaced by |g_ii − 1|
-    off = np.abs(gram).sum() - np.abs(diagonal).sum() + np.abs(diagonal - 1.0).sum()
+    off = np.abs(gram).sum(dtype=np.float64) - np.abs(diagonal).sum() + np.abs(diagonal - 1.0).sum()
     return float(1.0 - off / (c * (c - 1)))
+
+
+# Bound on the difference from the same metric with a float64 Gram. Largest seen: 2e-7,
+# on a layer whose channels are all nearly parallel (|G| ≈ 0.9 everywhere, rounding of
+# same-sign sums); below 1e-8 on random, orthogonal and low-rank layers up to 512 × 4608.
+ORTHOGONALITY_TOLERANCE = 1e-6
 
 
 def layer_metrics(
