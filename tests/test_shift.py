@@ -240,3 +240,66 @@ def test_nan_reaches_range_and_histograms_as_an_error(database, tmp_path):
         basis.coefficient_range(tmp_path / "nan.parquet", database["basis"])
     with pytest.raises(io.DataError, match=r"nan\.parquet: layer 0 has 1 filters with NaN"):
         shift.model_histograms(tmp_path / "nan.parquet", database["basis"], database["edges"])
+
+
+def reference_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The binning rule written out plainly: bin ⌊(c − low) · bins / (high − low)⌋ in float64,
+    truncated, the last bin closed, values outside [low, high] (and NaN) not counted."""
+    bins = edges.shape[1] - 1
+    out = np.zeros((9, bins), np.int64)
+    for i in range(9):
+        low, high = edges[i, 0], edges[i, -1]
+        c = values[:, i]
+        kept = c[(c >= low) & (c <= high)]
+        index = np.minimum(((kept - low) * (bins / (high - low))).astype(np.intp), bins - 1)
+        out[i] = np.bincount(index, minlength=bins)
+    return out
+
+
+def test_binner_edge_cases_bin_by_the_plain_rule():
+    rng = np.random.default_rng(3)
+    edges = bin_edges(-rng.uniform(0.5, 3, 9), rng.uniform(0.5, 3, 9), 70)
+    low, high = edges[:, 0], edges[:, -1]
+    parts = [
+        rng.uniform(low, high, (5000, 9)),  # inside
+        edges.T,  # every edge exactly: the first in bin 0, the last in the last bin
+        np.nextafter(edges.T, np.inf),
+        np.nextafter(edges.T, -np.inf),  # just below low and just above high: not counted
+        np.nextafter(edges[:, -1:].T, np.inf),
+        np.zeros((3, 9)),
+        np.full((1, 9), np.nan),
+        np.full((1, 9), np.inf),
+        np.full((1, 9), -np.inf),
+    ]
+    inside = parts[0].copy()
+    inside[:71] = edges.T  # edges only, no value outside: the unmasked path
+    for values in (inside, np.concatenate(parts)):
+        expected = reference_counts(values, edges)
+        assert np.array_equal(histogram_counts(values, edges), expected)
+        # the same values cut into chunks of every remainder
+        binner = shift.Binner(edges)
+        counts = np.zeros((9, 70), np.int64)
+        for start in range(0, len(values), 997):
+            binner.add(counts, np.array(values[start : start + 997].T, order="C"))
+        assert np.array_equal(counts, expected)
+    top = histogram_counts(edges[:, -1:].T, edges)  # high itself: in the last bin
+    assert top[:, -1].tolist() == [1] * 9 and top.sum() == 9
+
+
+def test_range_is_the_exact_extreme_of_the_projection_and_fills_the_histograms(database, tmp_path):
+    """coefficient_range subtracts the offset from the extremes only: bit-identical to the
+    extremes of the projected coefficients, with all-zero filters (and −0.0 weights) in."""
+    kernels = [k.copy() for _, k, _ in io.iter_layer_kernels(database["paths"]["a"])]
+    kernels[0][:5] = 0.0
+    kernels[1][:3] = -0.0
+    kernels[1][3, :4] = -0.0
+    synthetic.write_model(tmp_path / "z.parquet", "a", MODELS["a"][0], kernels=kernels)
+    b = database["basis"]
+    low, high = basis.coefficient_range(tmp_path / "z.parquet", b)
+    coefficients = basis.project(np.concatenate(kernels), b)
+    assert low.tobytes() == coefficients.min(axis=0).tobytes()
+    assert high.tobytes() == coefficients.max(axis=0).tobytes()
+    edges = bin_edges(low, high, 70)
+    layers, sizes, counts = shift.model_histograms(tmp_path / "z.parquet", b, edges)
+    assert (counts.sum(axis=2) == sizes[:, None]).all()  # the max lands in the last bin
+    assert np.array_equal(counts.sum(axis=0), reference_counts(coefficients, edges))

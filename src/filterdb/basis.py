@@ -123,21 +123,35 @@ class Projector:
         self.components = np.ascontiguousarray(basis["components"], dtype=np.float64)
         self.offset = (self.components @ np.asarray(basis["mean"], dtype=np.float64))[:, None]
 
-    def chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
-        """Yield (start, coefficients (9, k)); the buffer is reused between chunks."""
+    def raw_chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
+        """Yield (start, V · (f / max|f|) as (9, k)), the coefficients before ``- offset``.
+
+        Blocks are contiguous (9, k) views of two buffers reused between chunks: the
+        transposed filters, then their scaled copy, then (in the first buffer again) the
+        product, so that a chunk's working set is two blocks.
+        """
         w = metrics._as_kernels(kernels)
         n = w.shape[0]
         size = min(chunk, max(n, 1))
-        work = np.empty((9, size))
+        first = np.empty(9 * size)
+        second = np.empty(9 * size)
         peak = np.empty(size)
-        out = np.empty((9, size))
-        for start, xt in metrics.iter_chunks(w, chunk):
-            k = xt.shape[1]
-            a, p, c = work[:, :k], peak[:k], out[:, :k]
+        for start in range(0, n, chunk):
+            part = w[start : start + chunk]
+            k = part.shape[0]
+            xt = first[: 9 * k].reshape(9, k)
+            a = second[: 9 * k].reshape(9, k)
+            p = peak[:k]
+            np.copyto(xt, part.T)
             np.abs(xt, out=a)
             np.max(a, axis=0, out=p)
             metrics.scale_chunk(xt, p, a)
-            np.matmul(self.components, a, out=c)
+            np.matmul(self.components, a, out=xt)
+            yield start, xt
+
+    def chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
+        """Yield (start, coefficients (9, k)); the buffer is reused between chunks."""
+        for start, c in self.raw_chunks(kernels, chunk):
             c -= self.offset
             yield start, c
 
@@ -152,17 +166,23 @@ def project(kernels: np.ndarray, basis: dict) -> np.ndarray:
 
 
 def coefficient_range(filters_path: str | os.PathLike, basis: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coefficient min and max over one model's filters (inf/−inf when it has none)."""
+    """Per-coefficient min and max over one model's filters (inf/−inf when it has none).
+
+    The min and max are taken before the offset is subtracted, and the offset is then
+    subtracted from them alone: rounding is monotonic, so min(fl(v − o)) = fl(min(v) − o)
+    (and the same for max), bit for bit, which spares a pass over the coefficients.
+    """
     low = np.full(9, np.inf)
     high = np.full(9, -np.inf)
     projector = Projector(basis)
     for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
-        for _, c in projector.chunks(kernels):
-            np.minimum(low, c.min(axis=1), out=low)
-            np.maximum(high, c.max(axis=1), out=high)
+        for _, v in projector.raw_chunks(kernels):
+            np.minimum(low, v.min(axis=1), out=low)
+            np.maximum(high, v.max(axis=1), out=high)
         if np.isnan(low).any() or np.isnan(high).any():
             io.check_finite_kernels(kernels, filters_path, layer)
-    return low, high
+    offset = projector.offset[:, 0]
+    return low - offset, high - offset
 
 
 def basis_to_json(basis: dict) -> dict:

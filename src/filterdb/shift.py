@@ -31,6 +31,12 @@ def bin_edges(low: np.ndarray, high: np.ndarray, bins: int) -> np.ndarray:
     return np.linspace(low, high, bins + 1, axis=1)
 
 
+# Adding 2**52 to an integer-valued float64 below 2**52 is exact, and the sum's bit pattern is
+# MAGIC_BITS plus the integer: a bin index from a float without a float → int64 cast pass.
+MAGIC = 2.0**52
+MAGIC_BITS = int(np.array(MAGIC).view(np.int64))
+
+
 class Binner:
     """Equal-width bins per coefficient, counted chunk by chunk into a (9, bins) int64 array.
 
@@ -38,6 +44,11 @@ class Binner:
     last bin closed at high_i; values outside [low_i, high_i] are not counted. This is
     np.histogram's rule for equal bins, without its correction for values within one
     rounding error of an inner edge (irrelevant to densities, and it would double the cost).
+
+    Counting: coefficient i's bin b is counted at i·(bins + 1) + b of one bincount, so the
+    index ⌊·⌋ = bins of a value exactly at high_i (and no value inside the range gets more:
+    (c − low) ≤ (high − low) and the product with bins/(high − low) rounds to at most
+    bins + one ulp) has its own slot, added to the last bin afterwards: no clamping pass.
     """
 
     def __init__(self, edges: np.ndarray):
@@ -50,33 +61,39 @@ class Binner:
         if not (self.high > self.low).all():
             raise ValueError("bin edges: each coefficient's range must have high > low")
         self.norm = self.bins / (self.high - self.low)
-        self.offsets = (np.arange(9, dtype=np.intp) * self.bins)[:, None]
-        self._index = np.empty((9, 0), np.intp)
+        if not np.isfinite(self.norm).all():
+            raise ValueError("bin edges: a coefficient's range is too narrow for its number of bins")
+        self.width = self.bins + 1  # slots per coefficient in the bincount: bins 0 … bins
+        self.magic = MAGIC + (np.arange(9, dtype=np.float64) * self.width)[:, None]
 
-    def add(self, counts: np.ndarray, coefficients: np.ndarray) -> None:
-        """Add the (9, k) coefficients to counts (9, bins) in place; coefficients are overwritten."""
+    def add(self, counts: np.ndarray, coefficients: np.ndarray) -> bool:
+        """Add the (9, k) coefficients to counts (9, bins) in place; coefficients are overwritten.
+
+        Returns False when a coefficient is NaN (NaN is not counted), else True.
+        """
         k = coefficients.shape[1]
         if k == 0:
-            return
-        if self._index.shape[1] < k:
-            self._index = np.empty((9, k), np.intp)
-        index = self._index[:, :k]
+            return True
+        lowest = coefficients.min(axis=1, keepdims=True)
+        highest = coefficients.max(axis=1, keepdims=True)
+        finite = not (np.isnan(lowest).any() or np.isnan(highest).any())
         inside = None
         # written so that NaN (whose comparisons are all false) also takes the masked path
-        if not (coefficients.min(axis=1, keepdims=True) >= self.low).all() or not (
-            coefficients.max(axis=1, keepdims=True) <= self.high
-        ).all():
+        if not (lowest >= self.low).all() or not (highest <= self.high).all():
             inside = (coefficients >= self.low) & (coefficients <= self.high)
         coefficients -= self.low
         coefficients *= self.norm
-        with np.errstate(invalid="ignore"):  # NaN and huge values: masked out below
-            np.copyto(index, coefficients, casting="unsafe")
-        np.minimum(index, self.bins - 1, out=index)
-        if inside is not None:
-            np.maximum(index, 0, out=index)
-        index += self.offsets
-        flat = index.ravel() if inside is None else index[inside]
-        counts += np.bincount(flat, minlength=9 * self.bins).reshape(9, self.bins)
+        # values inside the range are now in [0, bins]: floor = trunc, and + magic is exact;
+        # values outside (NaN, inf, negative) give garbage indices, masked out below
+        np.floor(coefficients, out=coefficients)
+        coefficients += self.magic
+        index = coefficients.view(np.int64)
+        index -= MAGIC_BITS
+        flat = index.reshape(-1) if inside is None else index[inside]
+        wide = np.bincount(flat, minlength=9 * self.width).reshape(9, self.width)
+        counts += wide[:, : self.bins]
+        counts[:, -1] += wide[:, -1]
+        return finite
 
 
 def histogram_counts(coefficients: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -115,9 +132,8 @@ def model_histograms(
     for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
         layer_counts = np.zeros((9, binner.bins), np.int64)
         for _, coefficients in projector.chunks(kernels):
-            if np.isnan(coefficients).any():
+            if not binner.add(layer_counts, coefficients):  # NaN coefficients: NaN/Inf weights
                 io.check_finite_kernels(kernels, filters_path, layer)
-            binner.add(layer_counts, coefficients)
         empty = np.flatnonzero(layer_counts.sum(axis=1) == 0)
         if empty.size and on_empty == "error":
             raise io.DataError(
