@@ -41,9 +41,9 @@ def plan_layers(loaded: LoadedModel, on_nonfinite: str = "error") -> tuple[list[
             continue
         weight = np.asarray(conv.weight, dtype=np.float32)
         flat = weight.reshape(-1, 9)
-        finite = np.isfinite(flat).all(axis=1)
-        if not finite.all():
-            bad = int((~finite).sum())
+        # one flat pass (~2 ns/filter); the per-filter count (~18 ns/filter) only for a bad layer
+        if not np.isfinite(flat).all():
+            bad = int((~np.isfinite(flat).all(axis=1)).sum())
             if on_nonfinite != "exclude":
                 raise SourceError(
                     f"model {loaded.model!r}: layer {conv.name!r} has {bad} filters with NaN or "
@@ -102,7 +102,7 @@ def write_filters(loaded: LoadedModel, path: str | os.PathLike, on_nonfinite: st
         layer,
         np.concatenate(out_ch) if out_ch else empty,
         np.concatenate(in_ch) if in_ch else empty,
-        np.concatenate(kernels) if kernels else np.zeros((0, 9), np.float32),
+        kernels,  # one chunk per layer, not copied into one array: the file's bytes are the same
     )
     io.write_table(table, path, io.file_metadata(loaded.model, model_info=info, layers=facts))
     return info

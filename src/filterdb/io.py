@@ -13,7 +13,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,7 @@ FILTER_SCHEMA = pa.schema(
 )
 
 ROW_GROUP_SIZE = 1 << 20  # filters per row group: ~40 MB, bounded memory on read
+WRITE_BATCH_SIZE = 1 << 20  # Parquet values per column-writer call for filters files
 
 
 class SchemaError(ValueError):
@@ -123,19 +124,28 @@ def compression_for(schema: pa.Schema) -> str | dict[str, str]:
     return codecs
 
 
+def _writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """Parquet writer options shared by ``write_table`` and ``write_stream`` (same bytes)."""
+    options: dict[str, Any] = dict(
+        compression=compression_for(schema),
+        use_dictionary=False,
+        write_statistics=["layer"] if "layer" in schema.names else True,
+        write_page_checksum=True,  # bit rot is an error on read, not different weights
+    )
+    if "kernel" in schema.names:
+        # Values handed to the column writer per call (pyarrow's default: 1,024). The kernel
+        # column has 9 fixed-width values a row; larger batches save ~5 % of pq.write_table's
+        # CPU in per-batch overhead. Pages are still cut at max_rows_per_page (20,000 rows)
+        # and data_page_size, so the file's bytes are the same as with the default.
+        options["write_batch_size"] = WRITE_BATCH_SIZE
+    return options
+
+
 def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[bytes, bytes]) -> None:
     """Write ``table`` atomically and deterministically with filterdb metadata."""
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     with atomic_path(path, suffix=".parquet") as tmp:
-        pq.write_table(
-            table,
-            tmp,
-            compression=compression_for(table.schema),
-            row_group_size=ROW_GROUP_SIZE,
-            use_dictionary=False,
-            write_statistics=["layer"] if "layer" in table.column_names else True,
-            write_page_checksum=True,  # bit rot is an error on read, not different weights
-        )
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, **_writer_options(table.schema))
 
 
 def write_stream(
@@ -151,14 +161,7 @@ def write_stream(
     schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
     rows = 0
     with atomic_path(path, suffix=".parquet") as tmp:
-        with pq.ParquetWriter(
-            tmp,
-            schema,
-            compression=compression_for(schema),
-            use_dictionary=False,
-            write_statistics=["layer"] if "layer" in schema.names else True,
-            write_page_checksum=True,
-        ) as writer:
+        with pq.ParquetWriter(tmp, schema, **_writer_options(schema)) as writer:
             pending: list[pa.Table] = []
             pending_rows = 0
             for table in tables:
@@ -176,15 +179,39 @@ def write_stream(
     return rows
 
 
-def filters_table(layer: np.ndarray, out_ch: np.ndarray, in_ch: np.ndarray, kernels: np.ndarray) -> pa.Table:
-    """The filters table from column arrays; kernels has shape (n, 9)."""
-    kernels = np.ascontiguousarray(kernels, dtype=np.float32).reshape(-1, 9)
+def _numpy_array(values: Any, dtype: type, arrow_type: pa.DataType) -> pa.Array:
+    """A 1-D Arrow array over a numpy array of ``dtype``, zero-copy where it is contiguous.
+
+    ``pa.array`` on a numpy array imports pandas on its first call (~0.2 s CPU, more than
+    writing a million filters); building from the buffer does not. Other inputs go
+    through ``pa.array`` and its checked conversion, as before.
+    """
+    if not isinstance(values, np.ndarray) or values.dtype != dtype:
+        return pa.array(values, arrow_type)
+    values = np.ascontiguousarray(values).reshape(-1)
+    return pa.Array.from_buffers(arrow_type, len(values), [None, pa.py_buffer(values)])
+
+
+def filters_table(
+    layer: np.ndarray, out_ch: np.ndarray, in_ch: np.ndarray, kernels: np.ndarray | Sequence[np.ndarray]
+) -> pa.Table:
+    """The filters table from column arrays; kernels has shape (n, 9), or is a list of such
+    arrays (e.g. one per layer), kept as chunks of the kernel column rather than copied
+    into one array: the written file is byte for byte the same."""
+    if isinstance(kernels, np.ndarray):
+        kernels = [kernels]
+    chunks = [
+        pa.FixedSizeListArray.from_arrays(
+            _numpy_array(np.ascontiguousarray(k, dtype=np.float32).reshape(-1), np.float32, pa.float32()), 9
+        )
+        for k in (kernels or [np.zeros((0, 9), np.float32)])
+    ]
     return pa.table(
         [
-            pa.array(layer, pa.int32()),
-            pa.array(out_ch, pa.int32()),
-            pa.array(in_ch, pa.int32()),
-            pa.FixedSizeListArray.from_arrays(pa.array(kernels.reshape(-1)), 9),
+            _numpy_array(layer, np.int32, pa.int32()),
+            _numpy_array(out_ch, np.int32, pa.int32()),
+            _numpy_array(in_ch, np.int32, pa.int32()),
+            pa.chunked_array(chunks, FILTER_SCHEMA.field("kernel").type),
         ],
         schema=FILTER_SCHEMA,
     )
