@@ -142,7 +142,7 @@ def orthogonality_float64(weight: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("shape", [(64, 27), (128, 576), (512, 4608)])
-@pytest.mark.parametrize("kind", ["normal", "near_parallel", "offset", "rank3", "tiny"])
+@pytest.mark.parametrize("kind", ["normal", "near_parallel", "offset", "rank3", "mixed", "tiny", "huge"])
 def test_orthogonality_float32_gram_within_tolerance(shape, kind):
     rng = np.random.default_rng(shape[0] + len(kind))
     c, m = shape
@@ -153,8 +153,13 @@ def test_orthogonality_float32_gram_within_tolerance(shape, kind):
         w = 0.05 * w + 3.0
     elif kind == "rank3":
         w = rng.standard_normal((c, 3)) @ rng.standard_normal((3, m))
-    elif kind == "tiny":  # squares below float32's range: the norms must not be float32
+    elif kind == "mixed":  # channels at scales 1 and 1e-4, and zero channels
+        w[::3] *= 1e-4
+        w[1::5] = 0.0
+    elif kind == "tiny":  # squares below float32's range: rows are normalised first
         w = w * 1e-25
+    elif kind == "huge":  # squares above float32's range
+        w = w * 1e20
     w = w.astype(np.float32)
     assert abs(orthogonality(w) - orthogonality_float64(w)) < TOL
 
