@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -130,6 +132,27 @@ def test_fast_page_reader_equals_pyarrow(tmp_path, compression, data_page_versio
             assert np.array_equal(kept[group], expected)  # not overwritten by later row groups
     got = np.concatenate([k for _, k, _ in io.iter_layer_kernels(path, check_finite=False)])
     assert np.array_equal(got, kernels)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_transient_layers_equal_owned_layers(tmp_path, fast):
+    """One reused row-group buffer: every layer, consumed before the next, is unchanged,
+    including layers that span three row groups and row groups that hold several layers."""
+    rng = np.random.default_rng(9)
+    sizes = [5, 2_500, 7, 6_000, 1_000, 3]
+    kernels = rng.standard_normal((sum(sizes), 9)).astype(np.float32)
+    layer = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    table = io.filters_table(layer, layer, layer, kernels)
+    path = tmp_path / "t.parquet"
+    pq.write_table(table.replace_schema_metadata({io.SCHEMA_KEY: io.SCHEMA_VERSION.encode()}), path,
+                   row_group_size=2_048, data_page_size=4_000, use_dictionary=False)  # fmt: skip
+    assert pq.ParquetFile(path).num_row_groups == 5
+    owned = [(i, k.copy()) for i, k, _ in io.iter_layer_kernels(path, fast=fast)]
+    seen = []
+    for i, k, _ in io.iter_layer_kernels(path, fast=fast, transient=True):
+        seen.append((i, hashlib.sha256(k.tobytes()).hexdigest()))
+    assert seen == [(i, hashlib.sha256(k.tobytes()).hexdigest()) for i, k in owned]
+    assert np.array_equal(np.concatenate([k for _, k in owned]), kernels)
 
 
 def test_fast_page_reader_falls_back_on_nulls_and_dictionaries(tmp_path):

@@ -148,10 +148,15 @@ class KernelPages:
             raise _Unexpected(f"short read: {got} of {size} bytes")
         return view
 
-    def values(self, handle: pq.ParquetFile, row_group: int, column: int) -> np.ndarray | None:
-        """The (rows · 9,) float32 values of a kernel column chunk, or None to fall back."""
+    def values(
+        self, handle: pq.ParquetFile, row_group: int, column: int, out: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """The (rows · 9,) float32 values of a kernel column chunk, or None to fall back.
+
+        ``out``: a float32 buffer to fill (its first rows · 9 values) instead of a new array.
+        """
         try:
-            return _kernel_values(self._read, handle, row_group, column)
+            return _kernel_values(self._read, handle, row_group, column, out)
         except (_Unexpected, IndexError, ValueError, OSError, pa.ArrowException):
             return None
 
@@ -170,7 +175,7 @@ def kernel_values(source, handle: pq.ParquetFile, row_group: int, column: int) -
         return None
 
 
-def _kernel_values(read, handle, row_group, column):
+def _kernel_values(read, handle, row_group, column, out=None):
     meta = handle.metadata.row_group(row_group)
     chunk = meta.column(column)
     if chunk.dictionary_page_offset is not None or chunk.physical_type != "FLOAT":
@@ -183,7 +188,8 @@ def _kernel_values(read, handle, row_group, column):
     has_rep, has_def = descr.max_repetition_level > 0, descr.max_definition_level > 0
     raw = read(chunk.total_compressed_size, chunk.data_page_offset)
     expected = 9 * meta.num_rows
-    out = np.empty(expected, np.float32)  # pages are copied straight into place: no concatenation
+    # pages are copied straight into place: no concatenation
+    out = np.empty(expected, np.float32) if out is None or out.size < expected else out[:expected]
     count, pos = 0, 0
     while pos < len(raw) and count < expected:
         reader = _Compact(raw, pos)

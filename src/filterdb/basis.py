@@ -61,7 +61,7 @@ def moments(filters_path: str | os.PathLike) -> dict[str, np.ndarray]:
     (``stats.scan_filters`` returns the same sums from the statistics pass.)
     """
     total = empty_moments()
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False, transient=True):
         add_moments(total, kernels)
         if not np.isfinite(total["sum"]).all():  # NaN/Inf weights reach the sums
             io.check_finite_kernels(kernels, filters_path, layer)
@@ -175,7 +175,7 @@ def coefficient_range(filters_path: str | os.PathLike, basis: dict) -> tuple[np.
     low = np.full(9, np.inf)
     high = np.full(9, -np.inf)
     projector = Projector(basis)
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False, transient=True):
         for _, v in projector.raw_chunks(kernels):
             np.minimum(low, v.min(axis=1), out=low)
             np.maximum(high, v.max(axis=1), out=high)

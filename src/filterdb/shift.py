@@ -129,7 +129,7 @@ def model_histograms(
     binner = Binner(edges)
     projector = Projector(basis)
     layers, sizes, counts = [], [], []
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False, transient=True):
         layer_counts = np.zeros((9, binner.bins), np.int64)
         for _, coefficients in projector.chunks(kernels):
             if not binner.add(layer_counts, coefficients):  # NaN coefficients: NaN/Inf weights

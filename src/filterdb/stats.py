@@ -43,7 +43,7 @@ def scan_filters(
     rows = []
     seen = set()
     total = empty_moments()
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False):
+    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False, transient=True):
         if not 0 <= layer < len(facts):
             raise io.DataError(
                 f"{filters_path}: rows of layer {layer}, but the file's metadata describes "
