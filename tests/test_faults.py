@@ -242,6 +242,7 @@ def test_sigkill_during_dump_rerun_finishes_without_rebuilding(built, tmp_path, 
 
     assert same_bytes(work / "results/filters/fault_b.parquet", built / "results/filters/fault_b.parquet")
     assert same_bytes(work / "results/layers/fault_b.parquet", built / "results/layers/fault_b.parquet")
+    assert not partial.exists(), "the killed write's temporary was left behind by the rerun"
     after = snapshot(work)
     untouched = {p: t for p, t in before.items()}  # fault_a's files and fault_b's manifest
     assert {p: after[p] for p in untouched} == untouched, "already built files were rebuilt"

@@ -101,6 +101,20 @@ def test_write_is_deterministic_and_atomic(tmp_path):
     assert info["n_filters"] == 16 and [f["n_filters"] for f in facts] == [12, 4]
 
 
+def test_dead_temporaries_of_an_output_are_removed_by_its_next_write(tmp_path):
+    target = tmp_path / "m.parquet"
+    dead = tmp_path / ".m.parquet.0123abcd.parquet"  # as left by a writer killed mid-write
+    other = tmp_path / ".m.parquet.x.parquet.0123abcd.parquet"  # another output's temporary
+    foreign = tmp_path / ".m.parquet.notes"
+    for path in (dead, other, foreign):
+        path.write_bytes(b"partial")
+    with io.atomic_path(target, suffix=".parquet") as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".m.parquet.") and tmp.exists()
+        tmp.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole"
+    assert not dead.exists() and other.exists() and foreign.exists()
+
+
 @pytest.mark.parametrize("compression", ["zstd", "none", "snappy", "gzip", "lz4", "brotli"])
 @pytest.mark.parametrize("data_page_version", ["1.0", "2.0"])
 @pytest.mark.parametrize("nullable_item", [True, False])

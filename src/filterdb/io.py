@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -48,18 +49,38 @@ class DataError(ValueError):
     """The data in a file cannot be analysed (NaN filters, empty histograms, ...)."""
 
 
+def _temporary_beside(path: Path, suffix: str) -> Path:
+    """Create ``.{name}.{8 hex}{suffix}`` beside ``path``, with the umask's permissions."""
+    for _ in range(100):
+        tmp = path.parent.absolute() / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path}: no free temporary name beside it")
+
+
+def _remove_dead_temporaries(path: Path, suffix: str) -> None:
+    """Delete temporaries of ``path`` left by a writer that was killed (SIGKILL, power loss).
+
+    One job writes a given output at a time, so any such file is dead; the exact name
+    pattern keeps other outputs' temporaries (even ``{name}.x.parquet``'s) out of it.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}{re.escape(suffix)}")
+    for stale in path.parent.glob(f".{path.name[:1]}*"):
+        if pattern.fullmatch(stale.name):
+            stale.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
     path = Path(path)
+    suffix = suffix or ".tmp"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    # mkstemp makes the file 0600; outputs get what the umask allows, as open() would give
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    tmp_path = Path(tmp)
+    _remove_dead_temporaries(path, suffix)
+    tmp_path = _temporary_beside(path, suffix)
     try:
         yield tmp_path
         with open(tmp_path, "rb") as handle:
