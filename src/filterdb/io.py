@@ -200,7 +200,7 @@ def write_stream(
     return rows
 
 
-def _numpy_array(values: Any, dtype: type, arrow_type: pa.DataType) -> pa.Array:
+def numpy_array(values: Any, dtype: type, arrow_type: pa.DataType) -> pa.Array:
     """A 1-D Arrow array over a numpy array of ``dtype``, zero-copy where it is contiguous.
 
     ``pa.array`` on a numpy array imports pandas on its first call (~0.2 s CPU, more than
@@ -223,15 +223,15 @@ def filters_table(
         kernels = [kernels]
     chunks = [
         pa.FixedSizeListArray.from_arrays(
-            _numpy_array(np.ascontiguousarray(k, dtype=np.float32).reshape(-1), np.float32, pa.float32()), 9
+            numpy_array(np.ascontiguousarray(k, dtype=np.float32).reshape(-1), np.float32, pa.float32()), 9
         )
         for k in (kernels or [np.zeros((0, 9), np.float32)])
     ]
     return pa.table(
         [
-            _numpy_array(layer, np.int32, pa.int32()),
-            _numpy_array(out_ch, np.int32, pa.int32()),
-            _numpy_array(in_ch, np.int32, pa.int32()),
+            numpy_array(layer, np.int32, pa.int32()),
+            numpy_array(out_ch, np.int32, pa.int32()),
+            numpy_array(in_ch, np.int32, pa.int32()),
             pa.chunked_array(chunks, FILTER_SCHEMA.field("kernel").type),
         ],
         schema=FILTER_SCHEMA,
@@ -358,8 +358,8 @@ def _layers_of_row_groups(handle, path, pages, leaf, columns, check_finite, use_
                 ) from exc
             values = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
         kernels = values.reshape(-1, 9)
-        layers = small.column(0).to_numpy()
-        extra = {c: small.column(1 + i).to_numpy() for i, c in enumerate(columns)}
+        layers = _column_numpy(small.column(0))
+        extra = {c: _column_numpy(small.column(1 + i)) for i, c in enumerate(columns)}
         cuts = np.flatnonzero(layers[1:] != layers[:-1]) + 1
         starts = np.concatenate([[0], cuts])
         ends = np.concatenate([cuts, [len(layers)]])
@@ -377,6 +377,19 @@ def _layers_of_row_groups(handle, path, pages, leaf, columns, check_finite, use_
             pending.append((kernels[start:end], {c: v[start:end] for c, v in extra.items()}))
     if pending:
         yield flush()
+
+
+_NUMPY_OF = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float32(): np.float32, pa.float64(): np.float64}
+
+
+def _column_numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """A numeric column as numpy, straight from its buffer where it has no nulls: Arrow's
+    ``to_numpy`` imports pandas on its first call (~0.3 s, in every per-model job)."""
+    array = column.combine_chunks()
+    dtype = _NUMPY_OF.get(array.type)
+    if dtype is None or array.null_count:
+        return array.to_numpy(zero_copy_only=False)
+    return np.frombuffer(array.buffers()[1], dtype)[array.offset : array.offset + len(array)]
 
 
 def check_finite_kernels(kernels: np.ndarray, path, layer) -> None:

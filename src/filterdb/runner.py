@@ -8,10 +8,10 @@ import traceback
 from typing import Callable
 
 from .io import DataError, SchemaError
-from .sheet import SheetError
 from .sources.base import SourceError
 
-USER_ERRORS = (SourceError, SchemaError, DataError, SheetError, KeyError, ValueError, FileNotFoundError)
+# sheet.SheetError is a ValueError (importing sheet here would cost every job pandas' import)
+USER_ERRORS = (SourceError, SchemaError, DataError, KeyError, ValueError, FileNotFoundError)
 
 
 def run_step(snakemake, step: Callable[[], object]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from . import io
@@ -151,11 +150,11 @@ def model_histograms(
 def histograms_table(layers: np.ndarray, sizes: np.ndarray, counts: np.ndarray) -> pa.Table:
     bins = counts.shape[-1]
     schema = hist_schema(bins)
-    flat = pa.array(np.ascontiguousarray(counts, dtype=np.int64).reshape(-1))
+    flat = io.numpy_array(np.ascontiguousarray(counts, dtype=np.int64).reshape(-1), np.int64, pa.int64())
     return pa.table(
         [
-            pa.array(layers, pa.int32()),
-            pa.array(sizes, pa.int64()),
+            io.numpy_array(np.asarray(layers, np.int32), np.int32, pa.int32()),
+            io.numpy_array(np.asarray(sizes, np.int64), np.int64, pa.int64()),
             pa.FixedSizeListArray.from_arrays(flat, type=schema.field("counts").type),
         ],
         schema=schema,
@@ -224,6 +223,7 @@ def shift_matrix(group_counts: dict[str, np.ndarray], evr: np.ndarray, eps: floa
     D(P, Q) = Σᵢ evrᵢ · [KL(Pᵢ‖Qᵢ) + KL(Qᵢ‖Pᵢ)] = Σᵢ evrᵢ Σ_b (p − q)(log p − log q),
     computed for all pairs at once (see below); D is symmetric, ≥ 0 and 0 on the diagonal.
     """
+    import pandas as pd  # here, not at import: the per-model histogram jobs never need it
     names = list(group_counts)
     evr = np.asarray(evr, dtype=np.float64)
     if not names:
