@@ -3,6 +3,9 @@ streamed against in-memory, grouping along any axis, bad input."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -303,3 +306,19 @@ def test_range_is_the_exact_extreme_of_the_projection_and_fills_the_histograms(d
     layers, sizes, counts = shift.model_histograms(tmp_path / "z.parquet", b, edges)
     assert (counts.sum(axis=2) == sizes[:, None]).all()  # the max lands in the last bin
     assert np.array_equal(counts.sum(axis=0), reference_counts(coefficients, edges))
+
+
+def test_per_model_range_and_histogram_steps_do_not_import_pandas(tmp_path):
+    """pandas costs ~0.3 s of start-up in each of the hundreds of per-model jobs."""
+    script = f"""
+import sys, numpy as np
+from filterdb import basis, runner, shift, synthetic
+path = {str(tmp_path / "m.parquet")!r}
+synthetic.write_model(path, "m", [(8, 4), (6, 8)], seed=3)
+b = basis.basis_from_moments([basis.moments(path)])
+low, high = basis.coefficient_range(path, b)
+shift.layer_histograms(path, b, shift.bin_edges(low, high, 70))
+print(sorted(m for m in sys.modules if m.split(".")[0] == "pandas")[:3])
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
