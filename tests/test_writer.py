@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -107,6 +108,10 @@ def test_layers_spanning_row_groups(tmp_path, monkeypatch):
     ours, theirs = write_both(tmp_path, table)
     assert pq.ParquetFile(ours).num_row_groups == 5
     assert_same_file_contents(ours, theirs)
+    # row groups pruned on the layer statistics: the same rows as from pyarrow's file
+    for layer in (1, 2, 4):
+        got = [ds.dataset(p).to_table(filter=ds.field("layer") == layer) for p in (ours, theirs)]
+        assert got[0].num_rows == [30_000, 7, 40_000, 29_993, 5][layer] and got[0].equals(got[1])
     assert_fast_reads(ours, kernels, [30_000, 7, 40_000, 29_993, 5])
 
 
@@ -278,3 +283,7 @@ def test_write_stream_refuses_a_null_weight(tmp_path):
     with pytest.raises(io.DataError, match=r"bad\.parquet: the filters to write have null values"):
         io.write_stream([table], tmp_path / "bad.parquet", io.FILTER_SCHEMA, META)
     assert not list(tmp_path.iterdir())
+
+
+def test_table_without_chunks(tmp_path):
+    assert_same_file_contents(*write_both(tmp_path, pa.Table.from_batches([], schema=io.FILTER_SCHEMA)))

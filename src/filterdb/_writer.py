@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import os
 import zlib
 from typing import BinaryIO, Mapping
 
@@ -82,19 +83,22 @@ def supports(table: pa.Table) -> bool:
     return (
         supports_schema(table.schema)
         and not any(column.null_count for column in table.columns)
-        and all(chunk.values.null_count == 0 for chunk in table.column("kernel").chunks)  # (conservative on slices)
+        # (a null anywhere in a chunk's values, even outside a slice of it, leaves it to pyarrow)
+        and all(chunk.values.null_count == 0 for chunk in table.column("kernel").chunks)
     )
 
 
-def write(table: pa.Table, file: BinaryIO, row_group_size: int, codecs: Mapping[str, str]) -> None:
-    """Write ``table`` (``supports(table)`` must hold) to an open binary file, as
-    ``pq.write_table`` cuts it: row groups of ``row_group_size`` rows, one empty one for
-    no rows. ``codecs``: Parquet column path → codec name, as ``io.compression_for`` gives.
+def write(table: pa.Table, path: str | os.PathLike, row_group_size: int, codecs: Mapping[str, str]) -> None:
+    """Write ``table`` (``supports(table)`` must hold) to ``path`` as ``pq.write_table``
+    would: row groups of ``row_group_size`` rows, one empty one for no rows (the same
+    (table, path) arguments first, so a test hook on one fits the other).
+    ``codecs``: Parquet column path → codec name, as ``io.compression_for`` gives them.
     """
-    writer = Writer(file, table.schema, codecs)
-    for start in range(0, max(table.num_rows, 1), row_group_size):
-        writer.write_row_group(table.slice(start, row_group_size))
-    writer.close()
+    with open(path, "wb") as file:
+        writer = Writer(file, table.schema, codecs)
+        for start in range(0, max(table.num_rows, 1), row_group_size):
+            writer.write_row_group(table.slice(start, row_group_size))
+        writer.close()
 
 
 class Writer:
@@ -116,7 +120,7 @@ class Writer:
         chunks = []
         for name in _INT_COLUMNS:
             parts = [_values(chunk, np.int32) for chunk in table.column(name).chunks]
-            values = np.concatenate(parts) if len(parts) != 1 else parts[0]
+            values = parts[0] if len(parts) == 1 else np.concatenate([np.empty(0, np.int32), *parts])
             column = _Column(self.out, _INT32, [name], self.codecs[name])
             for a in range(0, n, PAGE_ROWS):
                 page = values[a : a + PAGE_ROWS]
