@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _pages
+from . import _pages, _writer
 
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"filterdb.schema"
@@ -166,7 +166,11 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[byte
     """Write ``table`` atomically and deterministically with filterdb metadata."""
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     with atomic_path(path, suffix=".parquet") as tmp:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, **_writer_options(table.schema))
+        if _writer.supports(table):
+            # a filters table: our own writer, the layout and options below at ~1/3 of the CPU
+            _writer.write(table, tmp, ROW_GROUP_SIZE, compression_for(table.schema))
+        else:
+            pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, **_writer_options(table.schema))
 
 
 def write_stream(
@@ -180,9 +184,20 @@ def write_stream(
     Returns the number of rows written.
     """
     schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
+    fast = _writer.supports_schema(schema)  # a filters file: our writer, as in write_table
     rows = 0
     with atomic_path(path, suffix=".parquet") as tmp:
-        with pq.ParquetWriter(tmp, schema, **_writer_options(schema)) as writer:
+        with open(tmp, "wb") if fast else pq.ParquetWriter(tmp, schema, **_writer_options(schema)) as handle:
+            writer = _writer.Writer(handle, schema, compression_for(schema)) if fast else None
+
+            def write_row_group(table: pa.Table) -> None:
+                if writer is None:
+                    handle.write_table(table, row_group_size=ROW_GROUP_SIZE)
+                elif _writer.supports(table):
+                    writer.write_row_group(table)
+                else:  # a null: it would be read as NaN, and fail every analysis
+                    raise DataError(f"{path}: the filters to write have null values")
+
             pending: list[pa.Table] = []
             pending_rows = 0
             for table in tables:
@@ -190,13 +205,15 @@ def write_stream(
                 pending_rows += table.num_rows
                 while pending_rows >= ROW_GROUP_SIZE:
                     whole = pa.concat_tables(pending)
-                    writer.write_table(whole.slice(0, ROW_GROUP_SIZE).combine_chunks(), row_group_size=ROW_GROUP_SIZE)
+                    write_row_group(whole.slice(0, ROW_GROUP_SIZE).combine_chunks())
                     rest = whole.slice(ROW_GROUP_SIZE)
                     pending, pending_rows = [rest], rest.num_rows
                     rows += ROW_GROUP_SIZE
             if pending_rows:
-                writer.write_table(pa.concat_tables(pending).combine_chunks(), row_group_size=ROW_GROUP_SIZE)
+                write_row_group(pa.concat_tables(pending).combine_chunks())
                 rows += pending_rows
+            if writer is not None:
+                writer.close()
     return rows
 
 
