@@ -221,7 +221,7 @@ def test_sigkill_during_dump_rerun_finishes_without_rebuilding(built, tmp_path, 
             (work / path).unlink()
     before = snapshot(work)
     marker = tmp_path / "killed.json"
-    fault = {"target": "pyarrow.parquet:write_table", "path_arg": 1, "path_contains": "fault_b.parquet",
+    fault = {"target": "filterdb._writer:write", "path_arg": 1, "path_contains": "fault_b.parquet",
              "scope": scope, "marker": str(marker), "hook_dir": hook_dir}
     killed = smk(work, *TIMM_ROWS, fault=fault)
 
