@@ -230,6 +230,26 @@ def numpy_array(values: Any, dtype: type, arrow_type: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(arrow_type, len(values), [None, pa.py_buffer(values)])
 
 
+def arrow_column(values: Sequence, arrow_type: pa.DataType) -> pa.Array:
+    """A column without nulls from Python values or numpy, built from buffers: ``pa.array``
+    imports pandas on its first call (~0.3 s, in every per-model job). Strings, bools,
+    ints and floats; anything else (or a None) goes through ``pa.array``."""
+    if any(v is None for v in values):
+        return pa.array(list(values), arrow_type)
+    if pa.types.is_large_string(arrow_type) or pa.types.is_string(arrow_type):
+        data = [str(v).encode() for v in values]
+        offsets = np.zeros(len(data) + 1, np.int64 if pa.types.is_large_string(arrow_type) else np.int32)
+        np.cumsum([len(d) for d in data], out=offsets[1:])
+        return pa.Array.from_buffers(arrow_type, len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
+    if pa.types.is_boolean(arrow_type):
+        bits = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
+        return pa.Array.from_buffers(arrow_type, len(values), [None, pa.py_buffer(bits)])
+    dtype = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float64(): np.float64, pa.float32(): np.float32}.get(arrow_type)
+    if dtype is None:
+        return pa.array(list(values), arrow_type)
+    return numpy_array(np.asarray(values, dtype=dtype), dtype, arrow_type)
+
+
 def filters_table(
     layer: np.ndarray, out_ch: np.ndarray, in_ch: np.ndarray, kernels: np.ndarray | Sequence[np.ndarray]
 ) -> pa.Table:

@@ -74,7 +74,7 @@ def scale_chunk(xt: np.ndarray, peak: np.ndarray, out: np.ndarray) -> np.ndarray
 
 
 def gram(a: np.ndarray, spare: np.ndarray) -> np.ndarray:
-    """a · aᵀ for a (9, k) block, through a copy in ``spare`` (same shape or larger).
+    """a · aᵀ for an (r, k) block, r ≤ 10, through a copy in ``spare`` (same shape or larger).
 
     numpy sends ``a @ a.T`` to BLAS syrk, which is about twice as slow as gemm for a
     9 × k block; gemm on a copy is faster than syrk even counting the copy.
@@ -117,38 +117,43 @@ def layer_sums(filters: np.ndarray, moments: dict | None = None, chunk: int = CH
     n = w.shape[0]
     peak = np.empty(n)
     shift = w[: min(n, chunk)].mean(axis=0, dtype=np.float64) if n else np.zeros(9)
-    total = np.zeros(9)
-    scatter = np.zeros((9, 9))
+    width = min(chunk, max(n, 1))
+    # (10, k) blocks whose last row is ones: the gemm of a block with itself also gives
+    # its row sums (and the count) in row 9, so no separate sum passes
+    raw = np.empty((10, width))
+    raw[9] = 1.0
+    scaled = np.empty((10, width))
+    scaled[9] = 1.0
+    spare = np.empty((10, width))
+    column = np.empty(width)
+    shifted_gram = np.zeros((10, 10))
+    scaled_gram = np.zeros((10, 10))
     l1 = 0.0
     l2 = 0.0
-    work = np.empty((9, min(chunk, max(n, 1))))
-    spare = np.empty_like(work)
-    column = np.empty(min(chunk, max(n, 1)))
-    if moments is not None:
-        m_sum = np.zeros(9)
-        m_outer = np.zeros((9, 9))
-    for start, xt in iter_chunks(w, chunk):
-        k = xt.shape[1]
-        a = work[:, :k]
+    for start in range(0, n, chunk):
+        part = w[start : start + chunk]
+        k = part.shape[0]
+        xt = raw[:9, :k]
+        np.copyto(xt, part.T)
+        a = scaled[:9, :k]
         p = peak[start : start + k]
         np.abs(xt, out=a)
         np.max(a, axis=0, out=p)
         l1 += float(a.sum())
-        np.multiply(xt, xt, out=a)
-        q = np.sum(a, axis=0, out=column[:k])
+        q = np.einsum("ij,ij->j", xt, xt, out=column[:k])
         np.sqrt(q, out=q)
         l2 += float(q.sum())
         if moments is not None:
             scale_chunk(xt, p, a)
-            m_outer += gram(a, spare)
-            m_sum += a.sum(axis=1)
+            scaled_gram += gram(scaled[:, :k], spare)
         xt -= shift[:, None]
-        scatter += gram(xt, spare)
-        total += xt.sum(axis=1)
+        shifted_gram += gram(raw[:, :k], spare)
+    total = shifted_gram[9, :9].copy()
+    scatter = shifted_gram[:9, :9].copy()
     if moments is not None:
         moments["count"] = moments["count"] + n
-        moments["sum"] = moments["sum"] + m_sum
-        moments["outer"] = moments["outer"] + m_outer
+        moments["sum"] = moments["sum"] + scaled_gram[9, :9]
+        moments["outer"] = moments["outer"] + scaled_gram[:9, :9]
     return LayerSums(n, peak, shift, total, scatter, l1, l2, moments if moments is not None else empty_moments())
 
 
