@@ -185,3 +185,25 @@ def test_fast_page_reader_falls_back_on_nulls_and_dictionaries(tmp_path):
     pq.write_table(table.replace_schema_metadata(meta), tmp_path / "d.parquet", use_dictionary=True)
     handle = pq.ParquetFile(tmp_path / "d.parquet")
     assert _pages.kernel_values(pa.memory_map(str(tmp_path / "d.parquet")), handle, 0, 3) is None
+
+
+@pytest.mark.parametrize(
+    "values, arrow_type",
+    [
+        (["resnet18", "ünïcode", ""], pa.large_string()),
+        (["a", "bc"], pa.string()),
+        ([True, False, True, True, False, False, True, False, True], pa.bool_()),
+        ([1, -2, 2**31 - 1], pa.int32()),
+        ([2**40, 0], pa.int64()),
+        ([0.5, float("nan"), -float("inf")], pa.float64()),
+        (["x", None], pa.large_string()),
+        ([], pa.float64()),
+    ],
+)
+def test_arrow_column_equals_pa_array(values, arrow_type):
+    built = io.arrow_column(values, arrow_type)
+    assert built.type == arrow_type
+    built.validate(full=True)
+    assert built.to_pylist() == pa.array(values, arrow_type).to_pylist() or (
+        arrow_type == pa.float64() and np.array_equal(built.to_numpy(), np.asarray(values), equal_nan=True)
+    )

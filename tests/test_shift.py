@@ -308,13 +308,14 @@ def test_range_is_the_exact_extreme_of_the_projection_and_fills_the_histograms(d
     assert np.array_equal(counts.sum(axis=0), reference_counts(coefficients, edges))
 
 
-def test_per_model_range_and_histogram_steps_do_not_import_pandas(tmp_path):
+def test_per_model_steps_do_not_import_pandas(tmp_path):
     """pandas costs ~0.3 s of start-up in each of the hundreds of per-model jobs."""
     script = f"""
 import sys, numpy as np
-from filterdb import basis, runner, shift, synthetic
+from filterdb import basis, runner, shift, stats, synthetic
 path = {str(tmp_path / "m.parquet")!r}
 synthetic.write_model(path, "m", [(8, 4), (6, 8)], seed=3)
+stats.write_layer_stats(path, {str(tmp_path / "l.parquet")!r}, "m", moments_path={str(tmp_path / "m.npz")!r})
 b = basis.basis_from_moments([basis.moments(path)])
 low, high = basis.coefficient_range(path, b)
 shift.layer_histograms(path, b, shift.bin_edges(low, high, 70))
