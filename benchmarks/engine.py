@@ -97,10 +97,10 @@ def job(stage: str, root: Path, models: list[dict]) -> dict:
             for _, kernels, _ in io.iter_layer_kernels(path, check_finite=False):
                 n += kernels.shape[0]
         elif stage == "stats":
-            frame = stats.write_layer_stats(
+            table = stats.write_layer_stats(
                 path, root / "layers" / f"{m['model']}.parquet", m["model"], moments_path=root / "moments" / f"{m['model']}.npz"
             )
-            n += int(frame["n_filters"].sum())
+            n += sum(table.column("n_filters").to_pylist())
         elif stage == "moments":
             total = basis.moments(path)
             basis.save_moments(total, root / "moments_only" / f"{m['model']}.npz")
