@@ -133,17 +133,14 @@ def test_fast_page_reader_equals_pyarrow(tmp_path, compression, data_page_versio
     pq.write_table(table.replace_schema_metadata(meta), path, compression=compression, row_group_size=8_192,
                    data_page_size=10_000, data_page_version=data_page_version, use_dictionary=False)  # fmt: skip
     handle = pq.ParquetFile(path)
-    source = pa.memory_map(str(path))
     with _pages.KernelPages(path) as pages:  # one reused read buffer for all row groups
         kept = [pages.values(handle, group, 3) for group in range(handle.num_row_groups)]
-    for group in range(handle.num_row_groups):
-        values = _pages.kernel_values(source, handle, group, 3)
+    for group, values in enumerate(kept):  # checked after all were read: none overwritten
         expected = handle.read_row_group(group, columns=["kernel"]).column(0).combine_chunks().flatten().to_numpy()
         if compression != "lz4":  # LZ4 (framed, legacy) is left to pyarrow
             assert values is not None
         if values is not None:
             assert np.array_equal(values, expected)
-            assert np.array_equal(kept[group], expected)  # not overwritten by later row groups
     got = np.concatenate([k for _, k, _ in io.iter_layer_kernels(path, check_finite=False)])
     assert np.array_equal(got, kernels)
 
@@ -179,12 +176,14 @@ def test_fast_page_reader_falls_back_on_nulls_and_dictionaries(tmp_path):
     meta = {io.SCHEMA_KEY: io.SCHEMA_VERSION.encode()}
     pq.write_table(table.replace_schema_metadata(meta), tmp_path / "n.parquet", use_dictionary=False)
     handle = pq.ParquetFile(tmp_path / "n.parquet")
-    assert _pages.kernel_values(pa.memory_map(str(tmp_path / "n.parquet")), handle, 0, 3) is None
+    with _pages.KernelPages(tmp_path / "n.parquet") as pages:
+        assert pages.values(handle, 0, 3) is None
     with pytest.raises(io.DataError, match="layer 0 has 1 filters with NaN"):
         list(io.iter_layer_kernels(tmp_path / "n.parquet"))
     pq.write_table(table.replace_schema_metadata(meta), tmp_path / "d.parquet", use_dictionary=True)
     handle = pq.ParquetFile(tmp_path / "d.parquet")
-    assert _pages.kernel_values(pa.memory_map(str(tmp_path / "d.parquet")), handle, 0, 3) is None
+    with _pages.KernelPages(tmp_path / "d.parquet") as pages:
+        assert pages.values(handle, 0, 3) is None
 
 
 @pytest.mark.parametrize(

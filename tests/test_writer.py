@@ -133,8 +133,9 @@ def assert_fast_reads(path, kernels, sizes):
     """iter_layer_kernels reads every row group through the page reader, and right."""
     handle = pq.ParquetFile(path)
     leaf = 3
-    for group in range(handle.num_row_groups):
-        assert _pages.kernel_values(path, handle, group, leaf) is not None, group
+    with _pages.KernelPages(path) as pages:
+        for group in range(handle.num_row_groups):
+            assert pages.values(handle, group, leaf) is not None, group
     starts = np.cumsum([0, *sizes])
     nonempty = [i for i, n in enumerate(sizes) if n]
     got = list(io.iter_layer_kernels(path, ("out_ch", "in_ch")))

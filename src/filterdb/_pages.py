@@ -161,20 +161,6 @@ class KernelPages:
             return None
 
 
-def kernel_values(source, handle: pq.ParquetFile, row_group: int, column: int) -> np.ndarray | None:
-    """The (rows · 9,) float32 values of a kernel column chunk, or None to fall back.
-
-    ``source``: a path, or an open binary file or Arrow file with ``read_at``.
-    """
-    if isinstance(source, (str, os.PathLike)):
-        with KernelPages(source) as pages:
-            return pages.values(handle, row_group, column)
-    try:
-        return _kernel_values(lambda size, offset: memoryview(source.read_at(size, offset)), handle, row_group, column)
-    except (_Unexpected, IndexError, ValueError, OSError, pa.ArrowException):
-        return None
-
-
 def _kernel_values(read, handle, row_group, column, out=None):
     meta = handle.metadata.row_group(row_group)
     chunk = meta.column(column)
