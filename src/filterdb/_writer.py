@@ -119,7 +119,7 @@ class Writer:
         n = table.num_rows
         chunks = []
         for name in _INT_COLUMNS:
-            parts = [_values(chunk, np.int32) for chunk in table.column(name).chunks]
+            parts = [primitive_values(chunk, np.int32) for chunk in table.column(name).chunks]
             values = parts[0] if len(parts) == 1 else np.concatenate([np.empty(0, np.int32), *parts])
             column = _Column(self.out, _INT32, [name], self.codecs[name])
             for a in range(0, n, PAGE_ROWS):
@@ -145,7 +145,7 @@ class _Kernel:
     """The kernel values of a (chunked) column, copied page by page behind the page's levels."""
 
     def __init__(self, column: pa.ChunkedArray, buffer: np.ndarray):
-        self.chunks = [_values(chunk.values, np.float32)[9 * chunk.offset : 9 * (chunk.offset + len(chunk))].view(np.uint8) for chunk in column.chunks]
+        self.chunks = [primitive_values(chunk.values, np.float32)[9 * chunk.offset : 9 * (chunk.offset + len(chunk))].view(np.uint8) for chunk in column.chunks]
         self.starts = np.cumsum([0] + [len(chunk) // 36 for chunk in self.chunks])
         self.buffer = buffer
 
@@ -165,7 +165,7 @@ class _Kernel:
         return body
 
 
-def _values(array: pa.Array, dtype: type) -> np.ndarray:
+def primitive_values(array: pa.Array, dtype: type) -> np.ndarray:
     """The values of a primitive array without nulls, read from its data buffer.
 
     (``ChunkedArray.to_numpy`` and ``flatten`` would import pandas and pyarrow.compute:

@@ -38,7 +38,6 @@ FILTER_SCHEMA = pa.schema(
 )
 
 ROW_GROUP_SIZE = 1 << 20  # filters per row group: ~40 MB, bounded memory on read
-WRITE_BATCH_SIZE = 1 << 20  # Parquet values per column-writer call for filters files
 
 
 class SchemaError(ValueError):
@@ -147,19 +146,12 @@ def compression_for(schema: pa.Schema) -> str | dict[str, str]:
 
 def _writer_options(schema: pa.Schema) -> dict[str, Any]:
     """Parquet writer options shared by ``write_table`` and ``write_stream`` (same bytes)."""
-    options: dict[str, Any] = dict(
+    return dict(
         compression=compression_for(schema),
         use_dictionary=False,
         write_statistics=["layer"] if "layer" in schema.names else True,
         write_page_checksum=True,  # bit rot is an error on read, not different weights
     )
-    if "kernel" in schema.names:
-        # Values handed to the column writer per call (pyarrow's default: 1,024). The kernel
-        # column has 9 fixed-width values a row; larger batches save ~5 % of pq.write_table's
-        # CPU in per-batch overhead. Pages are still cut at max_rows_per_page (20,000 rows)
-        # and data_page_size, so the file's bytes are the same as with the default.
-        options["write_batch_size"] = WRITE_BATCH_SIZE
-    return options
 
 
 def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[bytes, bytes]) -> None:
@@ -217,6 +209,9 @@ def write_stream(
     return rows
 
 
+_NUMPY_OF = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float32(): np.float32, pa.float64(): np.float64}
+
+
 def numpy_array(values: Any, dtype: type, arrow_type: pa.DataType) -> pa.Array:
     """A 1-D Arrow array over a numpy array of ``dtype``, zero-copy where it is contiguous.
 
@@ -244,7 +239,7 @@ def arrow_column(values: Sequence, arrow_type: pa.DataType) -> pa.Array:
     if pa.types.is_boolean(arrow_type):
         bits = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
         return pa.Array.from_buffers(arrow_type, len(values), [None, pa.py_buffer(bits)])
-    dtype = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float64(): np.float64, pa.float32(): np.float32}.get(arrow_type)
+    dtype = _NUMPY_OF.get(arrow_type)
     if dtype is None:
         return pa.array(list(values), arrow_type)
     return numpy_array(np.asarray(values, dtype=dtype), dtype, arrow_type)
@@ -416,9 +411,6 @@ def _layers_of_row_groups(handle, path, pages, leaf, columns, check_finite, use_
         yield flush()
 
 
-_NUMPY_OF = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float32(): np.float32, pa.float64(): np.float64}
-
-
 def _column_numpy(column: pa.ChunkedArray) -> np.ndarray:
     """A numeric column as numpy, straight from its buffer where it has no nulls: Arrow's
     ``to_numpy`` imports pandas on its first call (~0.3 s, in every per-model job)."""
@@ -426,7 +418,7 @@ def _column_numpy(column: pa.ChunkedArray) -> np.ndarray:
     dtype = _NUMPY_OF.get(array.type)
     if dtype is None or array.null_count:
         return array.to_numpy(zero_copy_only=False)
-    return np.frombuffer(array.buffers()[1], dtype)[array.offset : array.offset + len(array)]
+    return _writer.primitive_values(array, dtype)
 
 
 def check_finite_kernels(kernels: np.ndarray, path, layer) -> None:
