@@ -40,6 +40,6 @@ rule dump:
     params:
         row=lambda wc: public_row(wc.model),
         on_nonfinite=config.get("extract", {}).get("on_nonfinite", "error"),
-        code=code_version("sources", "readers", "extract", "io"),
+        code=code_version("sources", "readers", "extract", "io", "_writer"),
     script:
         "../scripts/dump.py"

@@ -39,7 +39,7 @@ rule model_range:
         mem_mb=4000,
         runtime=60,
     params:
-        code=code_version("basis", "io"),
+        code=code_version("basis", "io", "_pages"),
     script:
         "../scripts/model_range.py"
 
@@ -86,7 +86,7 @@ rule histograms:
         mem_mb=4000,
         runtime=60,
     params:
-        code=code_version("shift", "basis", "io"),
+        code=code_version("shift", "basis", "io", "_pages"),
     script:
         "../scripts/histograms.py"
 

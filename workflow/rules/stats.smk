@@ -20,6 +20,6 @@ rule layer_stats:
         runtime=60,
     params:
         cutoffs=config.get("flags", {}),
-        code=code_version("stats", "metrics", "basis", "io"),
+        code=code_version("stats", "metrics", "basis", "io", "_pages"),
     script:
         "../scripts/layer_stats.py"
