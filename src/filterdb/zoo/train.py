@@ -293,7 +293,10 @@ def train(
                 after_epoch(epoch)
 
         train_loss, train_acc = _evaluate(model, x_train[eval_train], y_train[eval_train], config, device, config.seed + 1)
-        test_loss, test_acc = _evaluate(model, data.x_test, data.y_test, config, device, config.seed)
+        if curve:  # the last epoch's evaluation is of these weights, with the same seed
+            test_loss, test_acc = curve[-1]["test_loss"], curve[-1]["test_accuracy"]
+        else:
+            test_loss, test_acc = _evaluate(model, data.x_test, data.y_test, config, device, config.seed)
         state = _state_dict_cpu(model)
 
     weights_path = Path(weights_path)
