@@ -333,13 +333,13 @@ def _find_weight(arrays: dict, layer: str, suffix: str) -> str | None:
 
 
 def _layers_model_convs(model_id: str, topology: dict, arrays: dict, precision: dict) -> tuple[list[ConvLayer], list[str], bool]:
-    """Conv layers of a Keras layers model, with longest-path distances on the layer graph."""
+    """Conv layers of a Keras layers model, with longest-path distances on the layer graph,
+    their precision labels, and whether the model is a Sequential chain."""
     class_name, config = _keras_config(topology)
     layers, sequential = _layer_list(class_name, config)
     distance: dict[str, int] = {}
     convs: list[ConvLayer] = []
     labels: list[str] = []
-    bn = False
     for index, layer in enumerate(layers):
         cls = layer.get("class_name", "")
         cfg = layer.get("config", {})
@@ -349,8 +349,6 @@ def _layers_model_convs(model_id: str, topology: dict, arrays: dict, precision: 
         else:
             parents = [distance[p] for p in _inbound_names(layer.get("inbound_nodes", [])) if p in distance]
             distance[name] = 1 + max(parents, default=-1)
-        if cls in ("BatchNormalization", "SyncBatchNormalization"):
-            bn = True
         if cls in ("Model", "Functional", "Sequential"):
             raise SourceError(
                 f"model {model_id!r}: nested Keras model {name!r} inside a layers model is not supported"
@@ -388,7 +386,7 @@ def _layers_model_convs(model_id: str, topology: dict, arrays: dict, precision: 
                     distance=2 * distance[name] + i,
                 )
             )
-    return convs, labels, bn
+    return convs, labels, sequential
 
 
 # --------------------------------------------------------------------------- graph models
@@ -583,8 +581,8 @@ def read_tfjs(model_id: str, path: str | Path, kind: str = "tfjs", options: dict
         convs, labels = _graph_model_convs(model_id, doc["modelTopology"], arrays, precision)
         depth_source = "graph"
     else:
-        convs, labels, _ = _layers_model_convs(model_id, doc["modelTopology"], arrays, precision)
-        depth_source = "execution order" if _keras_config(doc["modelTopology"])[0] == "Sequential" else "graph"
+        convs, labels, sequential = _layers_model_convs(model_id, doc["modelTopology"], arrays, precision)
+        depth_source = "execution order" if sequential else "graph"
     if not convs:
         raise SourceError(f"model {model_id!r}: {str(path)!r} holds no convolution layers")
     # layers models keep their BN layers; a graph model's converter may have folded them
