@@ -36,12 +36,9 @@ def _row(claim, statement, measure, value, comparison, reference, supported, mod
                               ";".join(map(str, models)), detail]))  # fmt: skip
 
 
-def _pair_distance(layers, histograms, evr, eps, groups: dict[str, list[str]], where=None) -> pd.DataFrame:
-    """D between groups of models (all their layers), from summed histograms."""
-    labelled = layers[layers["model"].isin([m for ms in groups.values() for m in ms])].copy()
-    lookup = {m: g for g, ms in groups.items() for m in ms}
-    labelled["_group"] = labelled["model"].map(lookup)
-    sums, _ = group_histograms(labelled, histograms, "_group", where)
+def _model_distance(layers, histograms, evr, eps, names) -> pd.DataFrame:
+    """D between the named models (all their layers), from summed histograms."""
+    sums, _ = group_histograms(layers[layers["model"].isin(list(names))], histograms, "model")
     return shift_matrix(sums, evr, eps)
 
 
@@ -58,7 +55,7 @@ def seed_floor(models, layers, histograms, evr, eps) -> tuple[float, list[str]]:
     names = replicates["model"].tolist()
     if len(names) < 2:
         return float("nan"), names
-    matrix = _pair_distance(layers, histograms, evr, eps, {m: [m] for m in names})
+    matrix = _model_distance(layers, histograms, evr, eps, names)
     upper = matrix.to_numpy()[np.triu_indices(len(names), 1)]
     return float(upper.max()), names
 
@@ -71,7 +68,7 @@ def claim_init(models, layers, histograms, evr, eps) -> dict:
     ratio = {m: _weighted(layers[layers["model"] == m], "entropy_ratio") for m in budget["model"]}
     init = budget[budget["epochs"] == 0]["model"].iloc[0]
     trained = budget[budget["epochs"] > 0]
-    distance = _pair_distance(layers, histograms, evr, eps, {m: [m] for m in budget["model"]})
+    distance = _model_distance(layers, histograms, evr, eps, budget["model"])
     from_init = [float(distance.loc[init, m]) for m in trained["model"]]
     floor, _ = seed_floor(models, layers, histograms, evr, eps)
     random_like = abs(ratio[init] - 1) <= RANDOM_LIKE_TOLERANCE
@@ -159,7 +156,7 @@ def claim_synthetic(models, layers, histograms, evr, eps) -> dict:
     if synthetic.empty or real_large.empty or small_real.empty:
         return _row(4, statement, "mean D(synthetic, real)", np.nan, "", "", None, names,
                     "needs large synthetic, large real and small real models on the data/size axes")
-    matrix = _pair_distance(layers, histograms, evr, eps, {m: [m] for m in names})
+    matrix = _model_distance(layers, histograms, evr, eps, names)
     dataset = pool.set_index("model")["dataset"].astype(str)
     d_syn = [float(matrix.loc[s, r]) for s in synthetic["model"] for r in real_large["model"]]
     # a small subset of a large set shares its images: compare it with the other data sets only
