@@ -1,5 +1,5 @@
-"""The smoke zoo through Snakemake: dataset → train → fetch → … → findings, and a rerun that
-resumes from a killed training job without using half-written weights."""
+"""The smoke zoo through Snakemake: dataset → train → fetch → … → findings. (A training job
+killed mid-run and resumed is tested in test_faults.py.)"""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def zoo_run(tmp_path_factory):
-    if "zoo.smk" not in (ROOT / "Snakefile").read_text():
-        pytest.skip("the Snakefile does not include workflow/rules/zoo.smk yet")
     workdir = copy_workflow(tmp_path_factory.mktemp("zoo"))
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     config["sheets"] = ["config/zoo_smoke.tsv"]
@@ -49,5 +47,7 @@ def test_model_table_holds_training_figures(zoo_run):
 
 def test_timing_table_per_model_and_total(zoo_run):
     timing = pd.read_csv(zoo_run / "results" / "zoo" / "timing.tsv", sep="\t")
+    models = pd.read_parquet(zoo_run / "results" / "db" / "models.parquet")
+    assert sorted(timing["model"].iloc[:-1]) == sorted(models.loc[models["source"] == "train", "model"])
     assert timing["model"].iloc[-1] == "TOTAL"
     assert abs(timing["wall_s"].iloc[:-1].sum() - timing["wall_s"].iloc[-1]) < 0.1
