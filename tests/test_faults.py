@@ -244,20 +244,10 @@ def test_sigkill_during_dump_rerun_finishes_without_rebuilding(built, tmp_path, 
     assert same_bytes(work / "results/layers/fault_b.parquet", built / "results/layers/fault_b.parquet")
     assert not partial.exists(), "the killed write's temporary was left behind by the rerun"
     after = snapshot(work)
-    untouched = {p: t for p, t in before.items()}  # fault_a's files and fault_b's manifest
-    assert {p: after[p] for p in untouched} == untouched, "already built files were rebuilt"
+    # fault_a's files and fault_b's manifest
+    assert {p: after[p] for p in before} == before, "already built files were rebuilt"
     assert "fault_a" not in "".join(l for l in rerun.splitlines() if l.strip().startswith("wildcards:"))
     assert_outputs_valid(work)
-
-
-def _train_rule_exists() -> bool:
-    zoo = ROOT / "workflow" / "rules" / "zoo.smk"
-    return (
-        zoo.is_file()
-        and "rule train:" in zoo.read_text()
-        and "workflow/rules/zoo.smk" in (ROOT / "Snakefile").read_text()
-        and (ROOT / "config" / "zoo_smoke.tsv").is_file()
-    )
 
 
 def _zoo_row(name: str) -> dict[str, str]:
@@ -267,7 +257,6 @@ def _zoo_row(name: str) -> dict[str, str]:
     return header, rows[name]
 
 
-@pytest.mark.skipif(not _train_rule_exists(), reason="no `train` rule (workflow/rules/zoo.smk) in this checkout")
 def test_sigkill_during_training_resumes_and_matches_uninterrupted(tmp_path, hook_dir):
     """SIGKILL (whole run) while epoch 2's checkpoint is written; rerun resumes after epoch 1."""
     model = "smoke_zoo_vgg_digits"
@@ -405,8 +394,6 @@ BAD_PYPI_ROW = (
 
 
 def test_failing_download_retries_boundedly_and_others_build_with_keep_going(tmp_path):
-    if not (ROOT / "src" / "filterdb" / "fetch.py").is_file():
-        pytest.skip("no registry fetcher (src/filterdb/fetch.py)")
     header = SHEET_HEADER + "\tsha256\tmember\treader"
     rows = {
         "fault_a": TIMM_ROWS["fault_a"] + "\t\t\t",

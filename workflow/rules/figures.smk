@@ -333,7 +333,6 @@ rule report_summary:
         mem_mb=1000,
         runtime=10,
     params:
-        findings_rule=lambda wc: rules.has("findings"),
         code=code_version("plots"),
     script:
         "../scripts/report_summary.py"

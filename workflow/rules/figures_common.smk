@@ -61,5 +61,5 @@ def figure_outputs(name, caption, category, subcategory=None, labels=None):
 
 
 def findings_input(wildcards):
-    """The findings table, where a `findings` rule (workflow/rules/zoo.smk) is part of the workflow."""
-    return {"findings": "results/findings.tsv"} if rules.has("findings") else {}
+    """The findings table, where the config has zoo models to draw it from (workflow/rules/zoo.smk)."""
+    return {"findings": "results/findings.tsv"} if ZOO_MODELS else {}

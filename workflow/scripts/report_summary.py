@@ -15,8 +15,8 @@ def step():
         findings = pd.read_csv(snakemake.input.findings, sep="\t")
         note = "The findings table is empty."
     else:
-        note = ("No findings table in this workflow: the rule ``findings`` (``workflow/rules/zoo.smk``) "
-                "is not included, so ``results/findings.tsv`` is not built.")
+        note = ("No findings table: the config has no zoo models (rows with ``source: train``), "
+                "so ``results/findings.tsv`` is not built.")
     io.write_text_atomic(snakemake.output.summary, database_summary(models, layers, findings, note))
     io.write_text_atomic(snakemake.output.models, html_table(models, "Models of the database (results/db/models.parquet)"))
     io.write_text_atomic(snakemake.output.layers, html_table(layers, "3×3 layers of the database (results/db/layers.parquet)"))
