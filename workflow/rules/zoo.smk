@@ -58,7 +58,9 @@ rule train:
         # "auto" resolves on the node that runs the job, so the param does not
         # depend on the host that parses the workflow (no retraining on a cluster)
         device=str(ZOO.get("device", "auto")),
-        code=code_version("zoo/train", "zoo/architectures", "zoo/datasets", "zoo/synthetic"),
+        code=code_version(
+            "zoo/train", "zoo/architectures", "zoo/datasets", "zoo/synthetic"
+        ),
     script:
         "../scripts/train_model.py"
 
