@@ -26,7 +26,7 @@ from filterdb.plots.data import first_filters, joint_counts, models_line, read_f
 from filterdb.plots.degeneracy import degeneracy_by_depth, degenerated_models, model_flag_shares
 from filterdb.plots.filters import filter_mosaic, first_filters_figure
 from filterdb.plots.groups import group_comparison
-from filterdb.plots.shift import order_groups, shift_heatmap, shift_summary
+from filterdb.plots.shift import kept_groups, order_groups, shift_heatmap, shift_summary
 from filterdb.plots.summary import database_summary, html_table
 from filterdb.shift import bin_edges, histogram_counts, shift_matrix
 
@@ -474,3 +474,11 @@ def test_models_line_names_the_models(db):
 def test_html_table_escapes_and_counts_rows(db):
     page = html_table(pd.DataFrame({"model": ["<b>x</b>"], "v": [0.123456]}), "T")
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "0.1235" in page and "1 rows" in page
+
+
+def test_kept_groups_follow_the_matrix_order_and_the_minimum():
+    matrix = pd.DataFrame(np.zeros((3, 3)), index=["b", "a", "7"], columns=["b", "a", "7"])
+    groups = pd.DataFrame({"group": ["a", "b", 7], "models": [1, 1, 1], "filters": [500, 2_000, 1_000]})
+    assert kept_groups(matrix, groups, 1_000) == ["b", "7"]
+    assert kept_groups(matrix, groups, None) == ["b", "a", "7"]
+    assert kept_groups(matrix, groups, 5_000) == []

@@ -4,7 +4,7 @@ import pandas as pd
 from filterdb.database import read_models
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.data import models_line
-from filterdb.plots.shift import shift_heatmap
+from filterdb.plots.shift import kept_groups, shift_heatmap
 from filterdb.runner import run_step
 
 
@@ -21,7 +21,7 @@ def step():
     axis = snakemake.wildcards.axis
     save_all(shift_heatmap(matrix, groups, axis, snakemake.params.ordered, minimum),
              [snakemake.output.pdf, snakemake.output.png])
-    drawn = [g for g in matrix.index if groups.set_index("group").loc[g, "filters"] >= minimum]
+    drawn = kept_groups(matrix, groups, minimum)
     if len(drawn) < 2:
         drawn = []  # a placeholder is drawn
     left = groups[~groups["group"].isin(drawn)]

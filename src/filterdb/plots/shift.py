@@ -24,6 +24,15 @@ def order_groups(matrix: pd.DataFrame, ordered: bool) -> list[str]:
     return list(matrix.mean(axis=1).sort_values(kind="stable").index)
 
 
+def kept_groups(matrix: pd.DataFrame, groups: pd.DataFrame, min_group_filters: int | None) -> list[str]:
+    """The matrix's groups with at least ``min_group_filters`` filters, in matrix order; the
+    heatmap draws them when there are two or more (else a placeholder)."""
+    if not min_group_filters:
+        return list(matrix.index)
+    small = set(groups.loc[groups["filters"] < min_group_filters, "group"].astype(str))
+    return [g for g in matrix.index if g not in small]
+
+
 def shift_heatmap(
     matrix: pd.DataFrame,
     groups: pd.DataFrame,
@@ -38,10 +47,7 @@ def shift_heatmap(
     further groups from the drawing; every group left out is named below the heatmap.
     """
     groups = groups.assign(group=groups["group"].astype(str))
-    kept = set(matrix.index)
-    if min_group_filters:
-        small = set(groups.loc[groups["filters"] < min_group_filters, "group"])
-        kept -= small
+    kept = set(kept_groups(matrix, groups, min_group_filters))
     left_out = [g for g in groups["group"] if g not in kept]
     title = f"Filter distribution shift by {axis_name}"
     if len(kept) < 2:
