@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-import pandas as pd
 import yaml
 
 BOOLEAN_COLUMNS = ("pretrained", "trust_pickle")
@@ -41,6 +40,43 @@ def _typed(value: str, column: str, where: str) -> Any:
     return text
 
 
+def read_tsv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(header, [(line number, {column: cell})]) of a TSV file whose cells are literal.
+
+    Only a line that starts with ``#`` is a comment; ``#`` and ``"`` inside a cell are
+    data (no quoting, no inline comments). Blank lines are skipped; line numbers are
+    the file's own. A row with more cells than the header is an error naming its line.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SheetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    header: list[str] | None = None
+    records = []
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if raw.startswith("#") or not raw.strip():
+            continue
+        cells = raw.split("\t")
+        if header is None:
+            header = [c.strip() for c in cells]
+            empty = [i + 1 for i, c in enumerate(header) if not c]
+            if empty:
+                raise SheetError(f"{path} line {line}: the header has an empty column name (column {empty[0]})")
+            twice = sorted({c for c in header if header.count(c) > 1})
+            if twice:
+                raise SheetError(f"{path} line {line}: the header names column {twice[0]!r} twice")
+            continue
+        if len(cells) > len(header):
+            raise SheetError(
+                f"{path} line {line}: {len(cells)} tab-separated cells, but the header has {len(header)} columns"
+                " (a stray tab?)"
+            )
+        records.append((line, dict(zip(header, cells))))
+    if header is None:
+        raise SheetError(f"{path}: the sheet is empty (no header line)")
+    return header, records
+
+
 def read_sheet(path: str | Path, schema: dict) -> list[dict[str, Any]]:
     """Rows of one TSV sheet as dicts, empty cells left out, typed and validated."""
     import jsonschema
@@ -48,14 +84,13 @@ def read_sheet(path: str | Path, schema: dict) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise SheetError(f"model sheet {str(path)!r} does not exist")
-    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
-    missing = [c for c in schema.get("required", []) if c not in frame.columns]
+    header, records = read_tsv(path)
+    missing = [c for c in schema.get("required", []) if c not in header]
     if missing:
         raise SheetError(f"{path}: the sheet has no column {', '.join(map(repr, missing))}")
     validator = jsonschema.Draft202012Validator(schema)
     rows = []
-    for index, record in enumerate(frame.to_dict("records")):
-        line = index + 2  # header is line 1
+    for line, record in records:
         model = record.get("model") or "?"
         where = f"{path} line {line} (model {model!r})"
         row = {k: _typed(v, k, where) for k, v in record.items() if isinstance(v, str) and v.strip() != ""}
@@ -65,6 +100,7 @@ def read_sheet(path: str | Path, schema: dict) -> list[dict[str, Any]]:
                 raise SheetError(f"{where}: {error.message.replace(' is a required property', '')} is empty; required columns: {', '.join(schema['required'])}")
             raise SheetError(f"{where}: column {column!r}: {error.message}")
         row["_sheet"] = str(path)
+        row["_line"] = line
         rows.append(row)
     return rows
 
@@ -78,7 +114,8 @@ def load_sheets(paths: Iterable[str | Path], schema_path: str | Path | None = No
         for row in read_sheet(path, schema):
             if row["model"] in models:
                 raise SheetError(
-                    f"model id {row['model']!r} appears twice: in {models[row['model']]['_sheet']} and {path}"
+                    f"model id {row['model']!r} appears twice: {models[row['model']]['_sheet']} line "
+                    f"{models[row['model']]['_line']} and {path} line {row['_line']}"
                 )
             models[row["model"]] = row
     return models
