@@ -138,7 +138,7 @@ def model_histograms(
             raise io.DataError(
                 f"{filters_path}: layer {layer}: the histogram of coefficient(s) "
                 f"{', '.join(f'c{i}' for i in empty)} is empty: all {kernels.shape[0]} filters fall "
-                "outside the histogram range; widen shift.range or use range: database"
+                "outside the histogram range; widen shift.range or use range: paper"
             )
         layers.append(layer)
         sizes.append(kernels.shape[0])

@@ -18,7 +18,7 @@ if not MODELS:
     raise ValueError(f"config key 'sheets' ({config['sheets']}) lists no models")
 AXES = sorted(config["shift"]["axes"])
 CACHE_DIR = config.get("cache_dir", "resources/cache")
-RANGE_POLICY = config["shift"].get("range", "database")
+RANGE_POLICY = config["shift"]["range"]
 
 
 wildcard_constraints:

@@ -48,7 +48,7 @@ rule bin_edges:
     input:
         ranges=(
             per_model("results/basis/range/{model}.json")
-            if RANGE_POLICY == "database"
+            if RANGE_POLICY in ("paper", "per-coefficient")
             else []
         ),
     output:

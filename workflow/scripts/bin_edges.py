@@ -9,7 +9,8 @@ from filterdb.shift import bin_edges
 
 
 def step():
-    if snakemake.params.range == "database":
+    policy = snakemake.params.range
+    if policy in ("paper", "per-coefficient"):
         low, high = np.full(9, np.inf), np.full(9, -np.inf)
         for path in snakemake.input.ranges:
             with open(path) as handle:
@@ -19,10 +20,13 @@ def step():
             low, high = np.minimum(low, part["low"]), np.maximum(high, part["high"])
         if not np.isfinite(low).all():
             raise ValueError("no model holds any 3×3 filter: there is nothing to histogram")
+        if policy == "paper":  # one range shared by all nine coefficients
+            low, high = np.full(9, low.min()), np.full(9, high.max())
     else:
-        low, high = np.asarray(snakemake.params.range, dtype=float).T
+        pairs = np.asarray(policy, dtype=float).reshape(-1, 2)
+        low, high = np.broadcast_to(pairs, (9, 2)).T
     edges = bin_edges(low, high, int(snakemake.params.bins))
-    write_json_atomic(snakemake.output.edges, {"policy": snakemake.params.range if isinstance(snakemake.params.range, str) else "fixed", "edges": edges})
+    write_json_atomic(snakemake.output.edges, {"policy": policy if isinstance(policy, str) else "fixed", "edges": edges})
 
 
 run_step(snakemake, step)
