@@ -196,7 +196,7 @@ def test_joint_density(tmp_path, db):
 
 def shift_inputs(db, column):
     counts, sizes = group_counts(db, column)
-    matrix = shift_matrix(counts, db["basis"]["explained_variance_ratio"])
+    matrix = shift_matrix(counts, db["basis"]["explained_variance_ratio"], db["edges"])
     sizes["status"] = "kept"
     return matrix, sizes
 

@@ -43,12 +43,14 @@ def database(tmp_path_factory):
     return {"paths": paths, "basis": b, "edges": edges, "layers": layers, "histograms": histograms}
 
 
-def d_scipy(p_counts, q_counts, evr, eps=FLOAT32_EPS):
-    """D with scipy.stats.entropy (KL in nats) on eps-filled, renormalised densities."""
+def d_scipy(p_counts, q_counts, evr, edges, eps=FLOAT32_EPS):
+    """D with scipy.stats.entropy (KL in nats, which renormalises) on np.histogram-style
+    densities (counts / (n · bin width)) whose empty bins hold eps."""
     total = 0.0
     for i in range(9):
-        p = p_counts[i] / p_counts[i].sum()
-        q = q_counts[i] / q_counts[i].sum()
+        width = np.diff(edges[i])
+        p = p_counts[i] / (p_counts[i].sum() * width)
+        q = q_counts[i] / (q_counts[i].sum() * width)
         p = np.where(p == 0, eps, p)
         q = np.where(q == 0, eps, q)
         total += evr[i] * (scipy.stats.entropy(p, q) + scipy.stats.entropy(q, p))
@@ -96,10 +98,10 @@ def test_streamed_shift_equals_in_memory(database):
     for name in groups:
         assert np.array_equal(sums[name], reference[name]), name
     evr = database["basis"]["explained_variance_ratio"]
-    matrix = shift_matrix(sums, evr)
+    matrix = shift_matrix(sums, evr, database["edges"])
     for p in groups:
         for q in groups:
-            expected = 0.0 if p == q else d_scipy(reference[p], reference[q], evr)
+            expected = 0.0 if p == q else d_scipy(reference[p], reference[q], evr, database["edges"])
             assert matrix.loc[p, q] == pytest.approx(expected, abs=1e-9, rel=1e-9)
     assert sizes.set_index("group").loc["classification", "filters"] == sum(
         s[0] * s[1] for m in ("a", "c") for s in MODELS[m][0]
@@ -149,25 +151,30 @@ def test_d_properties(seed, groups, bins, sparse):
     counts[rng.random(counts.shape) < sparse] = 0
     counts[:, :, 0] += 1  # no group is empty
     evr = rng.dirichlet(np.ones(9))
+    edges = bin_edges(rng.normal(size=9), rng.normal(size=9) + rng.uniform(0.01, 10, size=9) ** 2, bins)
     names = [f"g{i}" for i in range(groups)]
-    matrix = shift_matrix(dict(zip(names, counts)), evr).to_numpy()
+    matrix = shift_matrix(dict(zip(names, counts)), evr, edges).to_numpy()
     assert (matrix >= 0).all()
     assert np.array_equal(np.diag(matrix), np.zeros(groups))
     assert np.array_equal(matrix, matrix.T)
     for a in range(groups):
         for b in range(a + 1, groups):
-            assert matrix[a, b] == pytest.approx(d_scipy(counts[a], counts[b], evr), rel=1e-9, abs=1e-12)
+            assert matrix[a, b] == pytest.approx(d_scipy(counts[a], counts[b], evr, edges), rel=1e-9, abs=1e-12)
     # D(P, P) = 0 for the same distribution given by other counts (scaled)
-    twice = shift_matrix({"x": counts[0], "y": 3 * counts[0]}, evr).to_numpy()
+    twice = shift_matrix({"x": counts[0], "y": 3 * counts[0]}, evr, edges).to_numpy()
     assert twice[0, 1] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_densities_fill_empty_bins_with_eps():
-    p = densities(np.array([[0, 2, 2]] * 9))
+def test_densities_fill_empty_bins_with_eps_in_the_density():
+    unit = bin_edges(np.zeros(9), np.full(9, 3.0), 3)  # bins of width 1: density = counts / n
+    p = densities(np.array([[0, 2, 2]] * 9), unit)
     assert p[0, 0] == pytest.approx(FLOAT32_EPS / (1 + FLOAT32_EPS))
     assert np.allclose(p.sum(axis=-1), 1.0)
+    # bins of width 0.1: the density is [0, 5, 5], so eps weighs 10 times less than in counts / n
+    narrow = bin_edges(np.zeros(9), np.full(9, 0.3), 3)
+    assert densities(np.array([[0, 2, 2]] * 9), narrow)[0, 0] == pytest.approx(FLOAT32_EPS / (10 + FLOAT32_EPS))
     with pytest.raises(io.DataError, match=r"empty.*group\(s\): b"):
-        shift_matrix({"a": np.ones((9, 3)), "b": np.zeros((9, 3))}, np.full(9, 1 / 9))
+        shift_matrix({"a": np.ones((9, 3)), "b": np.zeros((9, 3))}, np.full(9, 1 / 9), unit)
 
 
 def test_axes_combinations_and_filters(database):

@@ -10,6 +10,7 @@ from filterdb.zoo.findings import COLUMNS, findings
 
 BINS = 10
 EVR = np.full(9, 1 / 9)
+EDGES = np.tile(np.arange(BINS + 1, dtype=float), (9, 1))  # bins of width 1
 
 
 def hist(centre: float, n: int = 1000, spread: float = 1.0) -> np.ndarray:
@@ -74,7 +75,7 @@ def build_zoo(supported: bool):
 
 @pytest.mark.parametrize("supported", [True, False])
 def test_each_claim_follows_the_constructed_zoo(supported):
-    table = findings(*build_zoo(supported), EVR)
+    table = findings(*build_zoo(supported), EVR, EDGES)
     assert table.columns.tolist() == COLUMNS
     assert table["claim"].tolist() == [1, 2, 3, 4]
     assert table["supported"].tolist() == ["yes" if supported else "no"] * 4, table.to_string()
@@ -83,29 +84,29 @@ def test_each_claim_follows_the_constructed_zoo(supported):
 
 def test_claim_3_numbers_are_the_shift_distances():
     models, layers, histograms = build_zoo(True)
-    row = findings(models, layers, histograms, EVR).set_index("claim").loc[3]
+    row = findings(models, layers, histograms, EVR, EDGES).set_index("claim").loc[3]
     from filterdb.shift import shift_matrix
 
-    d = shift_matrix({"a": hist(1.0), "b": hist(8.0)}, EVR).loc["a", "b"]
+    d = shift_matrix({"a": hist(1.0), "b": hist(8.0)}, EVR, EDGES).loc["a", "b"]
     assert np.isclose(row["value"], d) and row["reference"] == 0.0
 
 
 def test_a_zoo_without_the_axes_is_untestable_not_an_error():
     models, layers, histograms = build_zoo(True)
     models = models.drop(columns="axes")
-    table = findings(models, layers, histograms, EVR)
+    table = findings(models, layers, histograms, EVR, EDGES)
     assert table["supported"].tolist() == ["untestable"] * 4
 
 
 def test_models_of_other_sources_are_ignored():
     models, layers, histograms = build_zoo(True)
     models.loc[models["model"] == "e0", "source"] = "timm"
-    row = findings(models, layers, histograms, EVR).set_index("claim").loc[1]
+    row = findings(models, layers, histograms, EVR, EDGES).set_index("claim").loc[1]
     assert row["supported"] == "untestable"
 
 
 def test_depth_claim_is_untestable_below_the_minimum_group_size():
     models, layers, histograms = build_zoo(True)
-    row = findings(models, layers, histograms, EVR, min_group_filters=5000).set_index("claim").loc[3]
+    row = findings(models, layers, histograms, EVR, EDGES, min_group_filters=5000).set_index("claim").loc[3]
     assert row["supported"] == "untestable" and "min_group_filters = 5000" in row["detail"]
     assert np.isfinite(row["value"])  # the measurement is still reported

@@ -26,6 +26,7 @@ def axis_shift(
     histograms: Mapping[str, tuple[np.ndarray, np.ndarray]],
     axis: Mapping,
     evr: np.ndarray,
+    edges: np.ndarray,
     eps: float,
     min_group_filters: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -47,5 +48,5 @@ def axis_shift(
     if small:
         log.warning("axis %r: groups below %d filters left out: %s", column, min_group_filters, ", ".join(small))
     kept = [g for g in sizes.loc[sizes["status"] == "kept", "group"] if g in sums]
-    matrix = shift_matrix({g: sums[g] for g in kept}, evr, eps)
+    matrix = shift_matrix({g: sums[g] for g in kept}, evr, edges, eps)
     return matrix, sizes

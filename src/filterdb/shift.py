@@ -1,7 +1,8 @@
 """Distribution shifts: per-layer coefficient histograms, summed into groups, compared by D.
 
 D(P, Q) = Σᵢ evrᵢ · [KL(Pᵢ‖Qᵢ) + KL(Qᵢ‖Pᵢ)] over the nine coefficients i, natural log,
-on densities whose empty bins are filled with ``eps`` and renormalised.
+on np.histogram densities whose empty bins are set to ``eps`` and which are then
+renormalised (the authors' notebook, step by step: see ``densities``).
 Groups are sums of layer histograms, so any grouping of layers costs no new pass over
 the filters.
 """
@@ -187,12 +188,23 @@ def read_histograms(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return layers.astype(np.int32, copy=False), values.reshape(len(layers), 9, width // 9).astype(np.int64, copy=False)
 
 
-def densities(counts: np.ndarray, eps: float = FLOAT32_EPS, names: list[str] | None = None) -> np.ndarray:
-    """Counts (..., 9, bins) → probability per bin with empty bins set to eps, renormalised.
+def bin_widths(edges: np.ndarray) -> np.ndarray:
+    """(9,) width of one bin of each coefficient's equal-width bins, from (9, bins + 1) edges."""
+    edges = np.asarray(edges, dtype=np.float64)
+    return (edges[:, -1] - edges[:, 0]) / (edges.shape[1] - 1)
 
-    (Normalising a density over equal-width bins and normalising counts give the same
-    probabilities, so bin width drops out.) ``names`` (one per leading entry) only serve
-    the error message for an empty histogram.
+
+def densities(
+    counts: np.ndarray, edges: np.ndarray, eps: float = FLOAT32_EPS, names: list[str] | None = None
+) -> np.ndarray:
+    """Counts (..., 9, bins) → probability per bin, as the authors' notebook computes it.
+
+    Per coefficient: the density of ``np.histogram(c, range, bins, density=True)``, i.e.
+    counts / (total · bin width); empty bins set to ``eps`` in that density; divided by
+    its sum. Because eps lands in the density, the bin width does not drop out: a wider
+    range (smaller density values) gives the eps-filled bins more weight. ``edges``:
+    (9, bins + 1), the bins the counts were taken over. ``names`` (one per leading
+    entry) only serve the error message for an empty histogram.
     """
     counts = np.asarray(counts, dtype=np.float64)
     totals = counts.sum(axis=-1, keepdims=True)
@@ -202,9 +214,12 @@ def densities(counts: np.ndarray, eps: float = FLOAT32_EPS, names: list[str] | N
             bad = sorted({names[i] for i in np.flatnonzero((totals[..., 0] == 0).any(axis=-1))})
             where = f" (group(s): {', '.join(bad)})"
         raise io.DataError(f"a group's histogram is empty: it holds no filters{where}")
-    p = counts / totals
-    p = np.where(p == 0, eps, p)
-    return p / p.sum(axis=-1, keepdims=True)
+    widths = bin_widths(edges)
+    if widths.shape != (counts.shape[-2],) or counts.shape[-1] != np.shape(edges)[-1] - 1:
+        raise ValueError(f"bin edges {np.shape(edges)} do not match histogram counts {counts.shape}")
+    density = counts / (totals * widths[:, None])
+    density = np.where(density == 0, eps, density)
+    return density / density.sum(axis=-1, keepdims=True)
 
 
 def kl_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -217,8 +232,10 @@ def shift_distance(p: np.ndarray, q: np.ndarray, evr: np.ndarray) -> float:
     return float(np.dot(evr, kl_divergence(p, q) + kl_divergence(q, p)))
 
 
-def shift_matrix(group_counts: dict[str, np.ndarray], evr: np.ndarray, eps: float = FLOAT32_EPS) -> pd.DataFrame:
-    """Symmetric D matrix between groups, from each group's summed counts (9, bins).
+def shift_matrix(
+    group_counts: dict[str, np.ndarray], evr: np.ndarray, edges: np.ndarray, eps: float = FLOAT32_EPS
+) -> pd.DataFrame:
+    """Symmetric D matrix between groups, from each group's summed counts (9, bins) over ``edges``.
 
     D(P, Q) = Σᵢ evrᵢ · [KL(Pᵢ‖Qᵢ) + KL(Qᵢ‖Pᵢ)] = Σᵢ evrᵢ Σ_b (p − q)(log p − log q),
     computed for all pairs at once (see below); D is symmetric, ≥ 0 and 0 on the diagonal.
@@ -228,7 +245,7 @@ def shift_matrix(group_counts: dict[str, np.ndarray], evr: np.ndarray, eps: floa
     evr = np.asarray(evr, dtype=np.float64)
     if not names:
         return pd.DataFrame(np.zeros((0, 0)), index=names, columns=names)
-    probs = densities(np.stack([group_counts[g] for g in names]), eps, names)  # (G, 9, bins)
+    probs = densities(np.stack([group_counts[g] for g in names]), edges, eps, names)  # (G, 9, bins)
     log_p = np.log(probs)
     weighted = (probs * evr[None, :, None]).reshape(len(names), -1)
     # Σᵢ evrᵢ Σ_b (p − q)(log p − log q) = S_p + S_q − C_pq − C_qp, C_pq = Σᵢ evrᵢ Σ_b p log q:

@@ -96,6 +96,7 @@ rule shift:
         models="results/db/models.parquet",
         layers="results/db/layers.parquet",
         basis="results/basis/basis.json",
+        edges="results/basis/bin_edges.json",
         histograms=per_model("results/hist/{model}.parquet"),
     output:
         matrix="results/shift/{axis}.tsv",
@@ -114,6 +115,6 @@ rule shift:
         axis=lambda wc: config["shift"]["axes"][wc.axis],
         eps=config["shift"].get("eps", 1.1920929e-07),
         min_group_filters=config["shift"].get("min_group_filters", 1000),
-        code=code_version("shift"),
+        code=code_version("shift", "axes", "database"),
     script:
         "../scripts/shift.py"

@@ -92,6 +92,7 @@ rule findings:
         models="results/db/models.parquet",
         layers="results/db/layers.parquet",
         basis="results/basis/basis.json",
+        edges="results/basis/bin_edges.json",
         histograms=expand("results/hist/{model}.parquet", model=ZOO_MODELS),
     output:
         report(

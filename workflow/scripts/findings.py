@@ -14,6 +14,8 @@ from filterdb.zoo.findings import findings
 def step():
     with open(snakemake.input.basis) as handle:
         evr = np.asarray(json.load(handle)["explained_variance_ratio"])
+    with open(snakemake.input.edges) as handle:
+        edges = np.asarray(json.load(handle)["edges"], dtype=np.float64)
     histograms = {
         pq.read_schema(path).metadata[io.MODEL_KEY].decode(): read_histograms(path)
         for path in snakemake.input.histograms
@@ -23,6 +25,7 @@ def step():
         read_layers(snakemake.input.layers),
         histograms,
         evr,
+        edges,
         snakemake.params.eps,
         snakemake.params.min_group_filters,
     )

@@ -14,6 +14,8 @@ from filterdb.shift import read_histograms
 def step():
     with open(snakemake.input.basis) as handle:
         evr = np.asarray(json.load(handle)["explained_variance_ratio"])
+    with open(snakemake.input.edges) as handle:
+        edges = np.asarray(json.load(handle)["edges"], dtype=np.float64)
     histograms = {}
     for path in snakemake.input.histograms:
         histograms[pq.read_schema(path).metadata[io.MODEL_KEY].decode()] = read_histograms(path)
@@ -23,6 +25,7 @@ def step():
         histograms,
         snakemake.params.axis,
         evr,
+        edges,
         snakemake.params.eps,
         snakemake.params.min_group_filters,
     )

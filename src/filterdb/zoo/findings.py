@@ -8,6 +8,8 @@ Every number is measured here; a claim the zoo does not support is reported as s
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
@@ -36,10 +38,10 @@ def _row(claim, statement, measure, value, comparison, reference, supported, mod
                               ";".join(map(str, models)), detail]))  # fmt: skip
 
 
-def _model_distance(layers, histograms, evr, eps, names) -> pd.DataFrame:
+def _model_distance(layers, histograms, measure, names) -> pd.DataFrame:
     """D between the named models (all their layers), from summed histograms."""
     sums, _ = group_histograms(layers[layers["model"].isin(list(names))], histograms, "model")
-    return shift_matrix(sums, evr, eps)
+    return measure(sums)
 
 
 def _weighted(layers: pd.DataFrame, column: str) -> float:
@@ -49,18 +51,18 @@ def _weighted(layers: pd.DataFrame, column: str) -> float:
     return float(np.average(values[ok], weights=weights[ok])) if ok.any() and weights[ok].sum() > 0 else float("nan")
 
 
-def seed_floor(models, layers, histograms, evr, eps) -> tuple[float, list[str]]:
+def seed_floor(models, layers, histograms, measure) -> tuple[float, list[str]]:
     """D between the whole-model histograms of replicate seeds (the noise floor), or NaN."""
     replicates = on_axis(models, "seed").sort_values("model")
     names = replicates["model"].tolist()
     if len(names) < 2:
         return float("nan"), names
-    matrix = _model_distance(layers, histograms, evr, eps, names)
+    matrix = _model_distance(layers, histograms, measure, names)
     upper = matrix.to_numpy()[np.triu_indices(len(names), 1)]
     return float(upper.max()), names
 
 
-def claim_init(models, layers, histograms, evr, eps) -> dict:
+def claim_init(models, layers, histograms, measure) -> dict:
     statement = "Filters at initialisation are random-like (H/TH ≈ 1) and move away with training"
     budget = on_axis(models, "budget").sort_values(["epochs", "model"])
     if budget.empty or (budget["epochs"] == 0).sum() == 0 or (budget["epochs"] > 0).sum() == 0:
@@ -68,9 +70,9 @@ def claim_init(models, layers, histograms, evr, eps) -> dict:
     ratio = {m: _weighted(layers[layers["model"] == m], "entropy_ratio") for m in budget["model"]}
     init = budget[budget["epochs"] == 0]["model"].iloc[0]
     trained = budget[budget["epochs"] > 0]
-    distance = _model_distance(layers, histograms, evr, eps, budget["model"])
+    distance = _model_distance(layers, histograms, measure, budget["model"])
     from_init = [float(distance.loc[init, m]) for m in trained["model"]]
-    floor, _ = seed_floor(models, layers, histograms, evr, eps)
+    floor, _ = seed_floor(models, layers, histograms, measure)
     random_like = abs(ratio[init] - 1) <= RANDOM_LIKE_TOLERANCE
     grows = bool(np.all(np.diff(from_init) >= 0))
     beyond_noise = bool(np.isnan(floor) or from_init[-1] > floor)
@@ -85,7 +87,7 @@ def claim_init(models, layers, histograms, evr, eps) -> dict:
                 floor, random_like and grows and beyond_noise, budget["model"], detail)  # fmt: skip
 
 
-def claim_width(models, layers, histograms, evr, eps) -> dict:
+def claim_width(models, layers, histograms, measure) -> dict:
     statement = "Wider nets of the same family have more sparse filters in their deeper layers"
     width = on_axis(models, "width")
     rows, detail = [], []
@@ -109,7 +111,7 @@ def claim_width(models, layers, histograms, evr, eps) -> dict:
                 narrowest, supported, width["model"], "; ".join(detail))  # fmt: skip
 
 
-def claim_depth(models, layers, histograms, evr, eps, min_group_filters: int = 0) -> dict:
+def claim_depth(models, layers, histograms, measure, min_group_filters: int = 0) -> dict:
     statement = "The shift between the first and the last depth decile is larger than between replicate seeds"
     replicates = on_axis(models, "seed").sort_values("model")["model"].tolist()
     if len(replicates) < 2:
@@ -120,7 +122,7 @@ def claim_depth(models, layers, histograms, evr, eps, min_group_filters: int = 0
         return _row(3, statement, "D(first, last decile)", np.nan, "", "", None, replicates, "the replicates have one depth decile only")
     part = part[part["depth_decile"].isin([first, last])]
     sums, _ = group_histograms(part, histograms, ["model", "depth_decile"])
-    matrix = shift_matrix(sums, evr, eps)
+    matrix = measure(sums)
     key = lambda m, d: f"{m} / {d}"  # noqa: E731 (the group names of group_histograms)
     depth = [float(matrix.loc[key(m, first), key(m, last)]) for m in replicates]
     # the noise floor compares like with like: the same decile (same filter count) across seeds
@@ -141,7 +143,7 @@ def claim_depth(models, layers, histograms, evr, eps, min_group_filters: int = 0
                 supported, replicates, detail)  # fmt: skip
 
 
-def claim_synthetic(models, layers, histograms, evr, eps) -> dict:
+def claim_synthetic(models, layers, histograms, measure) -> dict:
     statement = ("Filters learned on large, varied synthetic data are closer to those learned on real images "
                  "than filters learned on a small real data set are")  # fmt: skip
     pool = pd.concat([on_axis(models, "data"), on_axis(models, "size")]).drop_duplicates("model")
@@ -156,7 +158,7 @@ def claim_synthetic(models, layers, histograms, evr, eps) -> dict:
     if synthetic.empty or real_large.empty or small_real.empty:
         return _row(4, statement, "mean D(synthetic, real)", np.nan, "", "", None, names,
                     "needs large synthetic, large real and small real models on the data/size axes")
-    matrix = _model_distance(layers, histograms, evr, eps, names)
+    matrix = _model_distance(layers, histograms, measure, names)
     dataset = pool.set_index("model")["dataset"].astype(str)
     d_syn = [float(matrix.loc[s, r]) for s in synthetic["model"] for r in real_large["model"]]
     # a small subset of a large set shares its images: compare it with the other data sets only
@@ -174,7 +176,13 @@ def claim_synthetic(models, layers, histograms, evr, eps) -> dict:
 
 
 def findings(
-    models: pd.DataFrame, layers: pd.DataFrame, histograms: dict, evr, eps: float = FLOAT32_EPS, min_group_filters: int = 0
+    models: pd.DataFrame,
+    layers: pd.DataFrame,
+    histograms: dict,
+    evr,
+    edges,
+    eps: float = FLOAT32_EPS,
+    min_group_filters: int = 0,
 ) -> pd.DataFrame:
     """The findings table (COLUMNS), one row per claim, for the zoo models (source == train).
 
@@ -182,15 +190,17 @@ def findings(
     untestable when a group holds fewer filters (the shift config's minimum).
 
     layers: the database's layer table (model, layer, n_filters, conv_depth_norm,
-    depth_decile, sparsity, entropy_ratio); histograms: model → (layer ids, counts (L, 9, bins)).
+    depth_decile, sparsity, entropy_ratio); histograms: model → (layer ids, counts (L, 9, bins));
+    evr, edges: the basis' explained-variance ratios and the histograms' bin edges (9, bins + 1).
     """
     zoo = models[models["source"] == "train"] if "source" in models.columns else models
     layers = layers[layers["model"].isin(zoo["model"])]
-    evr = np.asarray(evr, float)
+    # D between groups: the shift measure of the study, with its basis, bins and eps
+    measure = partial(shift_matrix, evr=np.asarray(evr, float), edges=np.asarray(edges, float), eps=eps)
     rows = [
-        claim_init(zoo, layers, histograms, evr, eps),
-        claim_width(zoo, layers, histograms, evr, eps),
-        claim_depth(zoo, layers, histograms, evr, eps, min_group_filters),
-        claim_synthetic(zoo, layers, histograms, evr, eps),
+        claim_init(zoo, layers, histograms, measure),
+        claim_width(zoo, layers, histograms, measure),
+        claim_depth(zoo, layers, histograms, measure, min_group_filters),
+        claim_synthetic(zoo, layers, histograms, measure),
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
