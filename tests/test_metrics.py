@@ -164,6 +164,39 @@ def test_orthogonality_float32_gram_within_tolerance(shape, kind):
     assert abs(orthogonality(w) - orthogonality_float64(w)) < TOL
 
 
+@pytest.mark.parametrize("scale", [2.0**-50, 1e-20, 1e-30, 1e-38, 1e-40])
+def test_orthogonality_of_channels_that_peak_far_below_one(scale):
+    """A depthwise layer whose channels peak below 2**-50, down to float32 denormals (1e-40):
+    finite and within tolerance of float64 on the same stored values (it was NaN)."""
+    rng = np.random.default_rng(7)
+    w = (rng.standard_normal((32, 9)) * scale).astype(np.float32)
+    w[3] *= 1e-3  # one channel further down, into the denormals at the smallest scales
+    value = orthogonality(w.reshape(32, 1, 3, 3))
+    assert np.isfinite(value)
+    assert abs(value - orthogonality_float64(w)) < TOL
+
+
+def random_ratio_spread(n: int, seeds: int = 400) -> tuple[float, float]:
+    """Mean and sd of H/TH over random normal layers of n filters."""
+    rng = np.random.default_rng(n)
+    ratios = [variance_entropy(rng.standard_normal((n, 9))) / randomness_threshold(n) for _ in range(seeds)]
+    return float(np.mean(ratios)), float(np.std(ratios))
+
+
+def test_random_like_min_filters_is_where_th_becomes_a_tight_reference():
+    """The default minimum is data-driven: at it, random layers' H/TH lies within 1 ± 0.05 at
+    mean ± 2 sd; at half of it, not (TH(n) underestimates small random layers' entropy)."""
+    n = metrics.RANDOM_LIKE_MIN_FILTERS
+    mean, sd = random_ratio_spread(n)
+    assert abs(mean - 1) + 2 * sd <= 0.05
+    mean, sd = random_ratio_spread(n // 2)
+    assert abs(mean - 1) + 2 * sd > 0.05
+    ratio = {"sparsity": 0.0, "entropy_ratio": 1.2}
+    assert not layer_flags(ratio, DEFAULT_CUTOFFS, n - 1)["flag_random_like"]
+    assert layer_flags(ratio, DEFAULT_CUTOFFS, n)["flag_random_like"]
+    assert layer_flags(ratio, {**DEFAULT_CUTOFFS, "random_like_min_filters": 8}, 8)["flag_random_like"]
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**16),

@@ -49,8 +49,11 @@ def test_depth_deciles_edges():
 def test_flags_use_configured_cutoffs(model_file):
     frame = stats.layer_stats(model_file, "m", {"sparse_min": 0.0})
     assert frame["flag_sparse"].all()
-    frame = stats.layer_stats(model_file, "m", {"random_like_min": 0.0})
+    frame = stats.layer_stats(model_file, "m", {"random_like_min": 0.0, "random_like_min_filters": 2})
     assert frame["flag_random_like"].all()
+    # layers below the minimum size are never random-like, whatever their H/TH
+    frame = stats.layer_stats(model_file, "m", {"random_like_min": 0.0, "random_like_min_filters": 10**9})
+    assert not frame["flag_random_like"].any()
 
 
 def test_nan_filter_is_an_error_naming_file_and_layer(tmp_path):

@@ -42,7 +42,7 @@ def inspect_model(target: str, arch: str | None = None, pretrained: bool = False
     rows = []
     for fact, flat in zip(facts, kernels):
         metrics = layer_metrics(flat, fact["out_channels"])
-        rows.append({**fact, **metrics, **layer_flags(metrics, cutoffs)})
+        rows.append({**fact, **metrics, **layer_flags(metrics, cutoffs, fact["n_filters"])})
     return rows
 
 

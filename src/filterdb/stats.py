@@ -57,7 +57,7 @@ def scan_table(
         metrics = layer_metrics(kernels, fact["out_channels"], moments=total)
         if not np.isfinite(metrics["l1_mean"]):  # a NaN or Inf weight reaches every sum
             io.check_finite_kernels(kernels, filters_path, layer)
-        rows.append({"model": model, **fact, **metrics, **layer_flags(metrics, cutoffs)})
+        rows.append({"model": model, **fact, **metrics, **layer_flags(metrics, cutoffs, fact["n_filters"])})
         seen.add(layer)
     if len(seen) != len(facts):
         raise io.DataError(f"{filters_path}: layers {sorted(set(range(len(facts))) - seen)} hold no filters")
