@@ -63,11 +63,11 @@ def test_import_round_trip(tmp_path, exclusive):
     assert summary["filter_ids"] == ("exclusive" if exclusive else "inclusive")
     assert summary["models"] == 3 and summary["filters"] == len(filters)
     assert json.loads((tmp_path / "out" / "import.json").read_text())["filter_ids"] == summary["filter_ids"]
-    sheet = pd.read_csv(tmp_path / "out" / "models.tsv", sep="\t")
+    sheet = pd.read_csv(tmp_path / "out" / "config" / "models.tsv", sep="\t", skiprows=1)  # a comment line
     assert sorted(sheet["model"]) == ["dw_net", "resnet_tiny_imagenet_11", "unet_cells_9"]
     row = sheet.set_index("model").loc["resnet_tiny_imagenet_11"]
     assert (row["source"], row["task"], row["visual_category"], row["architecture"]) == (
-        "hdf5", "Classification", "natural", "ResNet",
+        "parquet", "Classification", "natural", "ResNet",
     )  # fmt: skip
     assert bool(row["pretrained"]) and not bool(sheet.set_index("model").loc["unet_cells_9", "pretrained"])
     assert {"producer", "op_set", "training", "pretraining_dataset"} <= set(sheet.columns)  # unknown columns kept
@@ -133,9 +133,83 @@ def test_nonfinite_filters(tmp_path):
     write_release(tmp_path / "n.h5")
     with h5py.File(tmp_path / "n.h5", "a") as handle:
         handle["filters"][13, 1, 1] = np.nan  # in model 3, layer 1 (rows 12..43)
-    with pytest.raises(io.DataError, match=r"model 'resnet_tiny_imagenet_11': layer '/layer1/Conv' has 1 filters with NaN"):
+    with pytest.raises(io.DataError, match=r"model 'resnet_tiny_imagenet_11': layer '/layer1/Conv' has 1 filters with NaN.*--exclude-nonfinite"):
         import_hdf5(tmp_path / "n.h5", tmp_path / "out", progress=False)
+    assert list((tmp_path / "out").iterdir()) == []  # a failed import leaves nothing behind
     import_hdf5(tmp_path / "n.h5", tmp_path / "out", progress=False, on_nonfinite="exclude")
     info, facts = io.filters_metadata(tmp_path / "out" / "filters" / "resnet_tiny_imagenet_11.parquet")
     assert [f["name"] for f in facts] == ["/layer0/Conv", "/layer2/Conv"] and [f["layer"] for f in facts] == [0, 1]
     assert info["excluded_layers"][0]["nonfinite_filters"] == 1
+
+
+def test_a_failed_import_keeps_the_earlier_one_and_a_new_one_replaces_it(tmp_path):
+    write_release(tmp_path / "first.h5")
+    import_hdf5(tmp_path / "first.h5", tmp_path / "out", progress=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out" / "filters").iterdir()}
+    sheet = (tmp_path / "out" / "config" / "models.tsv").read_bytes()
+    write_release(tmp_path / "bad.h5", seed=1)
+    with h5py.File(tmp_path / "bad.h5", "a") as handle:
+        handle["filters"][-1, 0, 0] = np.inf  # the last model fails, after the others were written
+    with pytest.raises(io.DataError, match="dw_net"):
+        import_hdf5(tmp_path / "bad.h5", tmp_path / "out", progress=False)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out" / "filters").iterdir()} == before
+    assert (tmp_path / "out" / "config" / "models.tsv").read_bytes() == sheet
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")] == []
+    # a second release with fewer models: the first one's other model files do not stay
+    import_hdf5(tmp_path / "first.h5", tmp_path / "out", progress=False, models=["unet_cells_9"])
+    assert sorted(p.name for p in (tmp_path / "out" / "filters").iterdir()) == ["unet_cells_9.parquet"]
+
+
+def test_unknown_model_is_an_error(tmp_path):
+    write_release(tmp_path / "d.h5")
+    with pytest.raises(HDF5LayoutError, match=r"--model 'nope' is not a model of the release"):
+        import_hdf5(tmp_path / "d.h5", tmp_path / "out", progress=False, models=["nope"])
+
+
+def test_bit_identical_models_share_a_digest(tmp_path):
+    """Two models with the same filters get the same filters_sha256, whatever the chunking;
+    the model table marks the second (by id) as a duplicate of the first."""
+    from filterdb.database import duplicate_of
+
+    rng = np.random.default_rng(0)
+    block = rng.standard_normal((12, 3, 3)).astype(np.float32)
+    rows = []
+    for model_id, name in ((1, "alpha"), (2, "beta"), (3, "gamma")):
+        start = (model_id - 1) * 12
+        rows.append({"model_id": model_id, "conv_depth": 0, "conv_depth_norm": 0.0, "filter_ids": f"{start}:{start + 11}",
+                     "model": name, "in_channels": 3, "out_channels": 4})  # fmt: skip
+    other = block.copy()
+    other[5, 1, 1] += 1e-6
+    pd.DataFrame(rows).set_index(["model_id", "conv_depth", "conv_depth_norm"]).to_hdf(tmp_path / "d.h5", key="meta", format="table")
+    with h5py.File(tmp_path / "d.h5", "a") as handle:
+        handle.create_dataset("filters", data=np.concatenate([block, block, other]))
+    import_hdf5(tmp_path / "d.h5", tmp_path / "out", progress=False, chunk_filters=5)
+    digests = {m: io.filters_metadata(tmp_path / "out" / "filters" / f"{m}.parquet")[0]["filters_sha256"] for m in ("alpha", "beta", "gamma")}
+    assert digests["alpha"] == digests["beta"] != digests["gamma"]
+    assert digests["alpha"] == io.FiltersDigest().layers([block.reshape(-1, 9)]).hexdigest()
+    models = pd.Series(["gamma", "beta", "alpha"])
+    marked = duplicate_of(models, models.map(digests), pd.Series([12, 12, 12]))
+    assert marked.tolist() == [None, "alpha", None]
+
+
+def test_cli_prints_the_workflow_command_last(tmp_path, capsys):
+    from filterdb.cli import main
+
+    write_release(tmp_path / "d.h5")
+    assert main(["import-hdf5", str(tmp_path / "d.h5"), str(tmp_path / "out"), "--quiet", "--chunk-filters", "7",
+                 "--model", "dw_net", "--exclude-nonfinite"]) == 0  # fmt: skip
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("snakemake -s ") and last.endswith(f"-d {tmp_path / 'out'} --cores 8 all")
+    assert sorted(p.name for p in (tmp_path / "out" / "filters").iterdir()) == ["dw_net.parquet"]
+
+
+def test_missing_h5py_is_one_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from filterdb.cli import main
+
+    write_release(tmp_path / "d.h5")
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError
+    assert main(["import-hdf5", str(tmp_path / "d.h5"), str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "pip install 'filterdb[hdf5]'" in err and "h5py" in err

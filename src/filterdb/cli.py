@@ -80,9 +80,21 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_import_hdf5(args) -> int:
-    from .importer import import_hdf5
+    from .importer import import_hdf5, workflow_command
 
-    import_hdf5(args.dataset, args.out)
+    summary = import_hdf5(
+        args.dataset,
+        args.out,
+        chunk_filters=args.chunk_filters,
+        progress=not args.quiet,
+        on_nonfinite="exclude" if args.exclude_nonfinite else "error",
+        models=args.models,
+    )
+    print(
+        f"imported {summary['models']} models, {summary['filters']:,} filters "
+        f"(filter_ids: {summary['filter_ids']} ends) into {args.out}; run the study with:"
+    )
+    print(workflow_command(args.out))  # the last line: the command to copy
     return 0
 
 
@@ -99,9 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the table as JSON")
     inspect.set_defaults(func=_cmd_inspect)
 
-    importer = commands.add_parser("import-hdf5", help="convert the paper's HDF5 release to filterdb's layout")
+    importer = commands.add_parser(
+        "import-hdf5",
+        help="convert the paper's HDF5 release into a workflow folder",
+        description="Convert the paper's HDF5 release (dataset.h5) into OUT: filters/*.parquet, "
+        "config/models.tsv, config/config.yaml. The last line printed is the snakemake command "
+        "that builds the study's figures and tables on it, under OUT/results.",
+    )
     importer.add_argument("dataset", help="the published dataset.h5")
-    importer.add_argument("out", help="output folder (filters/*.parquet and models.tsv)")
+    importer.add_argument("out", help="output folder: filters/{model}.parquet, config/, import.json")
+    importer.add_argument("--model", action="append", dest="models", metavar="ID",
+                          help="import only this model id (as in config/models.tsv; repeatable)")
+    importer.add_argument("--exclude-nonfinite", action="store_true",
+                          help="leave out (and record) layers with NaN/Inf weights instead of failing")
+    importer.add_argument("--chunk-filters", type=int, default=1 << 22, metavar="N",
+                          help="filters read from the HDF5 file at a time (memory ≈ 80 bytes each; default 4194304)")
+    importer.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     importer.set_defaults(func=_cmd_import_hdf5)
     return parser
 
@@ -111,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return args.func(args)
-    except (SourceError, SheetError, ValueError, OSError) as exc:
+    except (SourceError, SheetError, ValueError, OSError, ImportError) as exc:
         print(f"filterdb: error: {exc}", file=sys.stderr)
         return 2
 

@@ -10,11 +10,12 @@ import pandas as pd
 import pyarrow as pa
 
 from . import io
+from .sheet import is_trained
 
 MODEL_COLUMNS = [
     "model", "source", "reference", "architecture", "family", "task", "visual_category",
-    "training_dataset", "pretrained", "precision", "bn_folded", "n_convs", "n_layers",
-    "n_filters", "n_excluded_layers", "depth_source",
+    "training_dataset", "pretrained", "trained", "precision", "bn_folded", "n_convs", "n_layers",
+    "n_filters", "n_excluded_layers", "depth_source", "filters_sha256", "duplicate_of",
 ]  # fmt: skip
 
 
@@ -22,6 +23,8 @@ def model_row(row: Mapping, manifest: Mapping, info: Mapping) -> dict:
     """One model's row: sheet columns, then dump facts, then the source's model columns."""
     record = {k: v for k, v in row.items() if not str(k).startswith("_")}
     record.update(
+        trained=is_trained(row),
+        filters_sha256=info.get("filters_sha256"),
         precision=info.get("precision"),
         bn_folded=bool(info.get("bn_folded", False)),
         n_convs=int(info.get("n_convs", 0)),
@@ -36,13 +39,22 @@ def model_row(row: Mapping, manifest: Mapping, info: Mapping) -> dict:
 
 
 def model_table(rows: Iterable[Mapping], manifests: Iterable[str], filters: Iterable[str]) -> pd.DataFrame:
+    """The model table: one row per sheet row, with ``filters`` (one file per row, same order).
+
+    manifests: the fetch manifests (``{model}.json``) of the rows that were fetched;
+    imported rows (filters file given) have none.
+    """
+    by_model = {os.path.splitext(os.path.basename(p))[0]: p for p in manifests}
     records = []
-    for row, manifest_path, filters_path in zip(rows, manifests, filters):
-        with open(manifest_path) as handle:
-            manifest = json.load(handle)
+    for row, filters_path in zip(rows, filters):
+        manifest = {}
+        if row["model"] in by_model:
+            with open(by_model[row["model"]]) as handle:
+                manifest = json.load(handle)
         info, _ = io.filters_metadata(filters_path)
         records.append(model_row(row, manifest, info))
     frame = pd.DataFrame.from_records(records)
+    frame["duplicate_of"] = duplicate_of(frame["model"], frame["filters_sha256"], frame["n_filters"])
     ordered = [c for c in MODEL_COLUMNS if c in frame.columns]
     frame = frame[ordered + sorted(c for c in frame.columns if c not in ordered)]
     frame["pretrained"] = frame["pretrained"].astype(bool)
@@ -50,6 +62,31 @@ def model_table(rows: Iterable[Mapping], manifests: Iterable[str], filters: Iter
         if frame[column].dtype == object and frame[column].map(type).nunique() > 1:
             frame[column] = frame[column].map(lambda v: None if v is None or v != v else str(v))
     return frame.sort_values("model", kind="stable").reset_index(drop=True)
+
+
+def duplicate_of(models: pd.Series, digests: pd.Series, n_filters: pd.Series) -> pd.Series:
+    """For each model, the first model (by id) with bit-identical filters, else None.
+
+    Models without 3×3 filters, or without a digest (files written before it), are never
+    duplicates.
+    """
+    first: dict[str, str] = {}
+    result = []
+    for model, digest, n in sorted(zip(models, digests, n_filters), key=lambda t: t[0]):
+        if not isinstance(digest, str) or not n:
+            result.append((model, None))
+            continue
+        result.append((model, first.get(digest)))
+        first.setdefault(digest, model)
+    mapping = dict(result)
+    return pd.Series([mapping[m] for m in models], index=models.index, dtype=object)
+
+
+def unique_models(models: pd.DataFrame) -> list[str]:
+    """Ids of the models that are not a duplicate of another (see ``duplicate_of``)."""
+    if "duplicate_of" not in models.columns:
+        return models["model"].tolist()
+    return models.loc[models["duplicate_of"].isna(), "model"].tolist()
 
 
 def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -88,6 +88,7 @@ def write_filters(loaded: LoadedModel, path: str | os.PathLike, on_nonfinite: st
     """Write the model's filters file; returns the model info stored in its metadata."""
     facts, kernels, excluded = plan_layers(loaded, on_nonfinite)
     info = model_info(loaded, facts, excluded)
+    info["filters_sha256"] = io.FiltersDigest().layers(kernels).hexdigest()
     if info["n_filters"] == 0:
         log.warning("model %s has no 3×3 convolutions: it stays in the model table with 0 filters", loaded.model)
     sizes = [k.shape[0] for k in kernels]

@@ -12,8 +12,11 @@ The release (Gavrikov & Keuper, CNN Filter DB, v0.1.0 and v1.0.0) holds
 
 ``import_hdf5`` writes, per model, ``OUT/filters/{model}.parquet`` exactly as the dump
 step does (columns, row order, metadata: model info and layer facts), plus the model
-sheet ``OUT/models.tsv`` (source ``hdf5``; columns it does not know are kept, in
-snake_case) and ``OUT/import.json`` (what was found, e.g. the filter-id convention).
+sheet ``OUT/config/models.tsv`` (source ``parquet``: the workflow starts at the
+per-layer statistics; columns it does not know are kept, in snake_case), the study's
+config ``OUT/config/config.yaml``, and ``OUT/import.json`` (what was found, e.g. the
+filter-id convention). ``snakemake -s <filterdb>/Snakefile -d OUT --cores N all`` then
+builds every figure and table of the study under ``OUT/results``.
 Filters are streamed in chunks: memory is bounded by ``chunk_filters`` whatever the
 size of the file.
 
@@ -25,11 +28,13 @@ and reported; overlapping ranges and ranges past the array are errors.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
+import shlex
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -190,8 +195,10 @@ def _clean(value: Any) -> Any:
 
 
 def model_row(model: str, model_id: Any, first: pd.Series, model_columns: list[str], h5_name: str) -> dict:
-    """One row of the model sheet from a model's first /meta row."""
-    row: dict[str, Any] = {"model": model, "source": "hdf5", "reference": f"{h5_name}#model_id={model_id}"}
+    """One row of the model sheet from a model's first /meta row: source ``parquet``, whose
+    reference is the imported filters file (relative to the import folder, the workflow's
+    working directory)."""
+    row: dict[str, Any] = {"model": model, "source": "parquet", "reference": f"filters/{model}.parquet"}
     mapped = set()
     for column, target in MODEL_COLUMN_MAP.items():
         if column in first.index and target not in row and pd.notna(first[column]):
@@ -204,6 +211,7 @@ def model_row(model: str, model_id: Any, first: pd.Series, model_columns: list[s
     pretraining = row.get("pretraining_dataset")
     row["pretrained"] = bool(pretraining) and str(pretraining).strip().lower() not in ("", "none", "nan", "-", "no")
     row["model_id"] = _clean(model_id)
+    row["release_file"] = h5_name
     if "model" in first.index and pd.notna(first["model"]):
         row["release_model"] = _clean(first["model"])
     for column in model_columns:
@@ -259,6 +267,17 @@ def _iter_rows(filters, ranges: list[tuple[int, int]], chunk: int):
             yield layer, offset - begin, block.reshape(block.shape[0], 9)
 
 
+def _require_h5py():
+    try:
+        import h5py  # noqa: F401
+        import tables  # noqa: F401  (pandas reads the /meta table through PyTables)
+    except ImportError as exc:
+        raise ImportError(
+            f"filterdb import-hdf5 needs h5py and PyTables ({exc.name} is not installed): "
+            "pip install 'filterdb[hdf5]'"
+        ) from None
+
+
 def import_hdf5(
     h5_path: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -267,18 +286,79 @@ def import_hdf5(
     on_nonfinite: str = "error",
     models: list[str] | None = None,
 ) -> dict:
-    """Convert the release's HDF5 file into ``out_dir/filters/{model}.parquet`` + ``models.tsv``.
+    """Convert the release's HDF5 file into a workflow folder ``out_dir``.
 
+    Writes ``filters/{model}.parquet`` (as the dump step would), ``config/models.tsv``
+    (one ``parquet`` row per model: the workflow schedules no fetch or dump for them),
+    ``config/config.yaml`` (the study's analysis on this sheet) and ``import.json``.
+    Run the study with ``snakemake -s <filterdb>/Snakefile -d out_dir --cores N all``.
+
+    All of it is written to a staging folder first and moved in place at the end: a
+    failed import leaves ``out_dir`` as it was; a new import replaces the filters of an
+    earlier one (no stale model files stay behind).
     chunk_filters: filters read from the HDF5 file at a time (memory ≈ 80 bytes each).
     on_nonfinite: "error" (a DataError naming model and layer) or "exclude" (the layer
     is left out and recorded in the model info, as the dump does; costs a second read).
     models: only these model ids (filterdb ids, see models.tsv), for a partial import.
     Returns a summary, also written to ``out_dir/import.json``.
     """
+    _require_h5py()
+    out = Path(out_dir)
+    if not Path(h5_path).is_file():
+        raise FileNotFoundError(f"{h5_path}: no such file (the release's dataset.h5)")
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=out))
+    try:
+        summary = _import_into(Path(h5_path), staging, chunk_filters, progress, on_nonfinite, models)
+        _replace(staging / "filters", out / "filters")
+        (out / "config").mkdir(exist_ok=True)
+        for name in ("models.tsv", "config.yaml"):
+            os.replace(staging / "config" / name, out / "config" / name)
+        os.replace(staging / "import.json", out / "import.json")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _replace(new: Path, old: Path) -> None:
+    """Put folder ``new`` where ``old`` is, removing ``old`` (and what it held) only after."""
+    if old.exists():
+        aside = old.with_name(f".{old.name}.replaced-{os.getpid()}")
+        os.replace(old, aside)
+        os.replace(new, old)
+        shutil.rmtree(aside)
+    else:
+        os.replace(new, old)
+
+
+def workflow_command(out_dir: str | os.PathLike, cores: int = 8) -> str:
+    """The snakemake command that runs the study on an imported folder."""
+    snakefile = Path(__file__).resolve().parents[2] / "Snakefile"
+    where = shlex.quote(str(snakefile)) if snakefile.is_file() else "<filterdb checkout>/Snakefile"
+    return f"snakemake -s {where} -d {shlex.quote(str(Path(out_dir).resolve()))} --cores {cores} all"
+
+
+def study_config(sheet: pd.DataFrame) -> dict:
+    """The workflow config of an imported release: its sheet, and the study's axes over the
+    columns the release has."""
+    axes = {"depth_decile": {"column": "depth_decile"}}
+    for column in ("task", "visual_category", "training_dataset", "family", "precision", "pretrained"):
+        if column in sheet.columns and sheet[column].nunique(dropna=True) > 0:
+            axes[column] = {"column": column}
+    if "visual_category" in axes:
+        axes["visual_category_first_decile"] = {"column": "visual_category", "where": {"depth_decile": 0}}
+    return {
+        "sheets": ["config/models.tsv"],
+        "shift": {"bins": 70, "range": "paper", "min_group_filters": 1000, "axes": axes},
+        "basis": {"pool": "trained", "exclude_duplicates": True},
+        "figures": {"group_comparison": {"family": {"column": "family"}}},
+    }
+
+
+def _import_into(h5_path: Path, out: Path, chunk_filters: int, progress: bool, on_nonfinite: str, models) -> dict:
     import h5py
 
     started = time.perf_counter()
-    out = Path(out_dir)
     meta = read_meta(h5_path)
     with h5py.File(h5_path, "r") as handle:
         key = "filters" if "filters" in handle else "filter" if "filter" in handle else None
@@ -295,6 +375,13 @@ def import_hdf5(
         start, stop, convention = parse_ranges(meta, n_rows, h5_path)
         meta = meta.assign(_start=start, _stop=stop)
         names = model_ids(meta)
+        if models is not None:
+            unknown = sorted(set(models) - set(names.values()))
+            if unknown:
+                raise HDF5LayoutError(
+                    f"{h5_path}: --model {unknown[0]!r} is not a model of the release; "
+                    f"its ids look like: {', '.join(sorted(names.values())[:5])}"
+                )
         model_columns, layer_columns = split_columns(meta.drop(columns=["_start", "_stop"]))
         sort_keys = [c for c in ("conv_depth", "layer_id", "_start") if c in meta.columns]
         order = sorted(names, key=lambda m: int(meta.loc[meta["model_id"] == m, "_start"].min()))
@@ -331,16 +418,23 @@ def import_hdf5(
                 "excluded_layers": excluded,
                 "depth_source": "hdf5",
                 "source_detail": {
-                    "file": Path(h5_path).name,
+                    "file": h5_path.name,
                     "model_id": _clean(model_id),
                     "filter_ids": convention,
                     "source_dtype": source_dtype,
                 },
             }
-            path = out / "filters" / f"{model}.parquet"
-            tables = _filter_tables(filters, facts, ranges, chunk_filters, model, on_nonfinite)
-            io.write_stream(tables, path, io.FILTER_SCHEMA, io.file_metadata(model, model_info=info, layers=facts))
-            rows.append(model_row(model, model_id, first, model_columns, Path(h5_path).name) | {"n_filters": info["n_filters"]})
+            digest = io.FiltersDigest()
+            tables = _filter_tables(filters, facts, ranges, chunk_filters, model, digest)
+            io.write_stream(
+                tables,
+                out / "filters" / f"{model}.parquet",
+                io.FILTER_SCHEMA,
+                io.file_metadata(model, model_info=info, layers=facts),
+                # the digest of the rows is known once they are written
+                final_metadata=lambda: io.file_metadata(model, model_info={**info, "filters_sha256": digest.hexdigest()}),
+            )
+            rows.append(model_row(model, model_id, first, model_columns, h5_path.name))
             summary_models.append(model)
             total_filters += info["n_filters"]
             if progress:
@@ -353,9 +447,9 @@ def import_hdf5(
                 )
     covered = int((stop - start).sum())
     sheet = pd.DataFrame(rows)
-    if not sheet.empty:
-        sheet = sheet.drop(columns=["n_filters"])
-    io.write_text_atomic(out / "models.tsv", sheet.to_csv(sep="\t", index=False))
+    (out / "config").mkdir(parents=True, exist_ok=True)
+    io.write_text_atomic(out / "config" / "models.tsv", _sheet_text(sheet, h5_path))
+    io.write_text_atomic(out / "config" / "config.yaml", _config_text(study_config(sheet), h5_path))
     summary = {
         "file": str(h5_path),
         "filters_array": key,
@@ -373,12 +467,27 @@ def import_hdf5(
     if summary["rows_in_no_layer"]:
         log.warning("%s: %d rows of the filter array belong to no layer", h5_path, summary["rows_in_no_layer"])
     io.write_json_atomic(out / "import.json", summary)
-    if progress:
-        print(
-            f"imported {summary['models']} models, {total_filters:,} filters; filter_ids: {convention} ends",
-            file=sys.stderr,
-        )
     return summary
+
+
+def _sheet_text(sheet: pd.DataFrame, h5_path: Path) -> str:
+    """The model sheet as literal TSV (cells hold no tabs or line breaks)."""
+    header = f"# Imported from {h5_path.name} by filterdb import-hdf5; one row a model, source parquet.\n"
+    if sheet.empty:
+        return header
+    text = sheet.astype(object).where(sheet.notna(), "")
+    text = text.map(lambda v: re.sub(r"[\t\r\n]+", " ", str(v)))
+    lines = ["\t".join(sheet.columns)] + ["\t".join(row) for row in text.itertuples(index=False)]
+    return header + "\n".join(lines) + "\n"
+
+
+def _config_text(config: dict, h5_path: Path) -> str:
+    import yaml
+
+    return (
+        f"# The study on {h5_path.name}, imported by filterdb import-hdf5 (see the project's README).\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
 
 
 def _count_nonfinite(filters, begin: int, end: int, chunk: int) -> int:
@@ -389,56 +498,26 @@ def _count_nonfinite(filters, begin: int, end: int, chunk: int) -> int:
     return bad
 
 
-def _filter_tables(filters, facts, ranges, chunk: int, model: str, on_nonfinite: str):
-    """The model's rows as filters tables, chunk by chunk, in (layer, out_ch, in_ch) order."""
+def _filter_tables(filters, facts, ranges, chunk: int, model: str, digest: io.FiltersDigest):
+    """The model's rows as filters tables, chunk by chunk, in (layer, out_ch, in_ch) order;
+    each layer's rows are added to ``digest`` on the way."""
     for layer, first_row, block in _iter_rows(filters, ranges, chunk):
         fact = facts[layer]
         if not np.isfinite(block).all():
             raise io.DataError(
                 f"model {model!r}: layer {fact['name']!r} has "
                 f"{int((~np.isfinite(block)).any(axis=1).sum())} filters with NaN or Inf weights; "
-                "rerun with on_nonfinite='exclude' (--exclude-nonfinite) to leave the layer out"
+                "rerun with --exclude-nonfinite to leave the layer out"
             )
+        if first_row == 0:
+            digest.start_layer(fact["n_filters"])
+        kernels = block.astype(np.float32, copy=False)
+        digest.add(kernels)
         per_out = fact["n_filters"] // fact["out_channels"]
         index = np.arange(first_row, first_row + block.shape[0], dtype=np.int64)
         yield io.filters_table(
             np.full(block.shape[0], layer, np.int32),
             (index // per_out).astype(np.int32),
             (index % per_out).astype(np.int32),
-            block.astype(np.float32, copy=False),
+            kernels,
         )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``filterdb import-hdf5 dataset.h5 OUT`` (also usable as ``python -m filterdb.importer``)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="filterdb import-hdf5", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("h5", help="the release's dataset.h5")
-    parser.add_argument("out", help="output folder: filters/{model}.parquet, models.tsv, import.json")
-    parser.add_argument("--chunk-filters", type=int, default=1 << 22, help="filters read at a time (memory)")
-    parser.add_argument("--exclude-nonfinite", action="store_true", help="leave out layers with NaN/Inf weights")
-    parser.add_argument("--model", action="append", dest="models", help="import only this model id (repeatable)")
-    parser.add_argument("--quiet", action="store_true")
-
-
-def run(args) -> int:
-    summary = import_hdf5(
-        args.h5,
-        args.out,
-        chunk_filters=args.chunk_filters,
-        progress=not args.quiet,
-        on_nonfinite="exclude" if args.exclude_nonfinite else "error",
-        models=args.models,
-    )
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,7 +14,7 @@ import re
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -118,6 +118,33 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+class FiltersDigest:
+    """sha256 of a model's filters: each layer's filter count, then its float32 kernels.
+
+    Bit-identical models (same layers, same weights) have the same digest, whatever
+    their ids or sources; fed layer by layer, or chunk by chunk within a layer
+    (``add``), it gives the same value.
+    """
+
+    def __init__(self):
+        self._hash = hashlib.sha256()
+
+    def start_layer(self, n_filters: int) -> None:
+        self._hash.update(int(n_filters).to_bytes(8, "little"))
+
+    def add(self, kernels: np.ndarray) -> None:
+        self._hash.update(np.ascontiguousarray(kernels, dtype=np.float32).reshape(-1, 9).data)
+
+    def layers(self, kernels: Iterable[np.ndarray]) -> "FiltersDigest":
+        for block in kernels:
+            self.start_layer(len(block))
+            self.add(block)
+        return self
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
 def file_metadata(model: str | None = None, **json_values: Any) -> dict[bytes, bytes]:
     """Key-value metadata of a filterdb Parquet file."""
     meta = {SCHEMA_KEY: SCHEMA_VERSION.encode()}
@@ -166,17 +193,25 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[byte
 
 
 def write_stream(
-    tables: Iterable[pa.Table], path: str | os.PathLike, schema: pa.Schema, metadata: Mapping[bytes, bytes]
+    tables: Iterable[pa.Table],
+    path: str | os.PathLike,
+    schema: pa.Schema,
+    metadata: Mapping[bytes, bytes],
+    final_metadata: Callable[[], Mapping[bytes, bytes]] | None = None,
 ) -> int:
     """Write a stream of tables as one file, atomically, with ``write_table``'s options.
 
     Memory holds one incoming table plus one row group: a file of any size is written
     with bounded memory. Incoming tables are re-cut into row groups of ROW_GROUP_SIZE
     rows, so the file has the same row groups (and bytes) as ``write_table`` would give.
+    ``final_metadata``: called once the stream is consumed, its entries replace those
+    of ``metadata`` in the footer (facts known only at the end, e.g. a digest of the rows).
     Returns the number of rows written.
     """
     schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
     fast = _writer.supports_schema(schema)  # a filters file: our writer, as in write_table
+    if final_metadata is not None and not fast:
+        raise ValueError("write_stream: final_metadata is supported for filters files only")
     rows = 0
     with atomic_path(path, suffix=".parquet") as tmp:
         with open(tmp, "wb") if fast else pq.ParquetWriter(tmp, schema, **_writer_options(schema)) as handle:
@@ -205,6 +240,8 @@ def write_stream(
                 write_row_group(pa.concat_tables(pending).combine_chunks())
                 rows += pending_rows
             if writer is not None:
+                late = dict(final_metadata()) if final_metadata is not None else {}
+                writer.schema = writer.schema.with_metadata({**writer.schema.metadata, **late})
                 writer.close()
     return rows
 

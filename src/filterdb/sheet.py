@@ -10,7 +10,10 @@ from typing import Any, Iterable
 
 import yaml
 
-BOOLEAN_COLUMNS = ("pretrained", "trust_pickle")
+BOOLEAN_COLUMNS = ("pretrained", "trained", "trust_pickle")
+# sources whose models are trained weights unless the row says otherwise (packaged, user
+# files, imported databases); timm and torchvision rows are trained when pretrained
+PACKAGED_SOURCES = ("pypi", "npm", "checkpoint", "onnx", "parquet")
 INTEGER_COLUMNS = ("seed",)
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}
@@ -18,6 +21,19 @@ _FALSE = {"false", "no", "0", "n"}
 
 class SheetError(ValueError):
     """A model sheet is malformed; the message names file, row and column."""
+
+
+def is_trained(row: dict[str, Any]) -> bool:
+    """Whether a sheet row's weights were trained: its ``trained`` column where given; a zoo
+    row (source train) with epochs > 0; a timm or torchvision row that is pretrained; a
+    packaged, user-supplied or imported model."""
+    if "trained" in row:
+        return bool(row["trained"])
+    if row["source"] == "train":
+        return int(row.get("epochs", 0) or 0) > 0
+    if row["source"] in PACKAGED_SOURCES:
+        return True
+    return bool(row.get("pretrained", False))
 
 
 def default_schema_path() -> Path:

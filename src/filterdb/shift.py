@@ -21,6 +21,34 @@ from .metrics import CHUNK
 FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 1.19e-7
 
 
+def range_edges(policy, low: np.ndarray | None, high: np.ndarray | None, bins: int) -> np.ndarray:
+    """(9, bins + 1) edges of the shift histograms for a ``shift.range`` policy.
+
+    "paper": one range, the min and max over all nine coefficients' ``low``/``high``
+    (the authors' method: every coefficient binned over the same interval);
+    "per-coefficient": each coefficient its own [low_i, high_i]; a fixed range: one
+    [low, high] pair for all nine, or nine pairs (``low``/``high`` unused). A fixed
+    pair with low >= high is an error naming the config key.
+    """
+    if isinstance(policy, str):
+        if policy not in ("paper", "per-coefficient"):
+            raise ValueError(f"config key shift.range: {policy!r} is not paper, per-coefficient or [low, high] pair(s)")
+        low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
+        if policy == "paper":
+            low, high = np.full(9, low.min()), np.full(9, high.max())
+        return bin_edges(low, high, bins)
+    pairs = np.asarray(policy, dtype=np.float64).reshape(-1, 2)
+    bad = np.flatnonzero(~(pairs[:, 0] < pairs[:, 1]))
+    if bad.size:
+        at = f"pair {bad[0]} " if len(pairs) > 1 else ""
+        raise ValueError(
+            f"config key shift.range: {at}[{pairs[bad[0], 0]:g}, {pairs[bad[0], 1]:g}] is not a range "
+            "(low must be below high)"
+        )
+    low, high = np.broadcast_to(pairs, (9, 2)).T
+    return bin_edges(low, high, bins)
+
+
 def bin_edges(low: np.ndarray, high: np.ndarray, bins: int) -> np.ndarray:
     """(9, bins + 1) edges; a coefficient with zero range gets a unit-width range around it."""
     low = np.asarray(low, np.float64)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from filterdb.sheet import load_sheets
+from filterdb.sheet import is_trained, load_sheets
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -17,6 +17,27 @@ MODELS = sorted(MODEL_ROWS)
 if not MODELS:
     raise ValueError(f"config key 'sheets' ({config['sheets']}) lists no models")
 AXES = sorted(config["shift"]["axes"])
+BASIS = config.get("basis", {})
+# the basis and the histogram range are fitted on this pool (histograms cover every model)
+BASIS_POOL = [
+    m
+    for m in MODELS
+    if BASIS.get("pool", "trained") == "all" or is_trained(MODEL_ROWS[m])
+]
+if not BASIS_POOL:
+    raise ValueError(
+        "config key basis.pool: 'trained' selects no model (no sheet row is pretrained, packaged, "
+        "imported or trained by the zoo); set basis.pool: all to fit the basis on every model"
+    )
+# models whose filters file exists already (imported, e.g. `filterdb import-hdf5`): no fetch, no dump
+IMPORTED = {m for m in MODELS if MODEL_ROWS[m]["source"] == "parquet"}
+for _model in sorted(IMPORTED):
+    if not Path(MODEL_ROWS[_model]["reference"]).is_file():
+        _row = MODEL_ROWS[_model]
+        raise ValueError(
+            f"{_row['_sheet']} line {_row['_line']} (model {_model!r}): source parquet: the filters file "
+            f"{_row['reference']!r} does not exist (relative to the working directory {Path.cwd()})"
+        )
 CACHE_DIR = config.get("cache_dir", "resources/cache")
 RANGE_POLICY = config["shift"]["range"]
 
@@ -52,8 +73,19 @@ def fetch_inputs(wildcards):
     return {}
 
 
-def per_model(pattern):
-    return expand(pattern, model=MODELS)
+def per_model(pattern, models=MODELS):
+    return expand(pattern, model=models)
+
+
+def filters_path(model):
+    """A model's filters file: the dump's output, or the imported file a `parquet` row names."""
+    if model in IMPORTED:
+        return MODEL_ROWS[model]["reference"]
+    return f"results/filters/{model}.parquet"
+
+
+def filters_input(wildcards):
+    return filters_path(wildcards.model)
 
 
 def all_targets():

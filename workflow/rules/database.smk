@@ -3,8 +3,10 @@
 
 rule model_table:
     input:
-        manifests=per_model("results/models/{model}.json"),
-        filters=per_model("results/filters/{model}.parquet"),
+        manifests=per_model(
+            "results/models/{model}.json", [m for m in MODELS if m not in IMPORTED]
+        ),
+        filters=[filters_path(m) for m in MODELS],
     output:
         table="results/db/models.parquet",
     log:

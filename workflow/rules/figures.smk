@@ -12,7 +12,7 @@ include: "figures_common.smk"
 
 rule first_filters:
     input:
-        filters="results/filters/{model}.parquet",
+        filters=filters_input,
     output:
         first="results/figdata/first_filters/{model}.parquet",
     log:
@@ -32,7 +32,7 @@ rule first_filters:
 
 rule joint_counts:
     input:
-        filters="results/filters/{model}.parquet",
+        filters=filters_input,
         basis="results/basis/basis.json",
         edges="results/basis/bin_edges.json",
     output:

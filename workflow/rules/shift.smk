@@ -5,7 +5,8 @@
 
 rule basis:
     input:
-        moments=per_model("results/moments/{model}.npz"),
+        moments=per_model("results/moments/{model}.npz", BASIS_POOL),
+        models="results/db/models.parquet",
     output:
         basis="results/basis/basis.json",
     log:
@@ -17,14 +18,15 @@ rule basis:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code_version("basis"),
+        exclude_duplicates=BASIS.get("exclude_duplicates", True),
+        code=code_version("basis", "database"),
     script:
         "../scripts/basis.py"
 
 
 rule model_range:
     input:
-        filters="results/filters/{model}.parquet",
+        filters=filters_input,
         basis="results/basis/basis.json",
     output:
         range="results/basis/range/{model}.json",
@@ -47,10 +49,11 @@ rule model_range:
 rule bin_edges:
     input:
         ranges=(
-            per_model("results/basis/range/{model}.json")
+            per_model("results/basis/range/{model}.json", BASIS_POOL)
             if RANGE_POLICY in ("paper", "per-coefficient")
             else []
         ),
+        models="results/db/models.parquet",
     output:
         edges="results/basis/bin_edges.json",
     log:
@@ -64,13 +67,14 @@ rule bin_edges:
     params:
         bins=config["shift"].get("bins", 70),
         range=RANGE_POLICY,
+        exclude_duplicates=BASIS.get("exclude_duplicates", True),
     script:
         "../scripts/bin_edges.py"
 
 
 rule histograms:
     input:
-        filters="results/filters/{model}.parquet",
+        filters=filters_input,
         basis="results/basis/basis.json",
         edges="results/basis/bin_edges.json",
     output:
@@ -115,6 +119,7 @@ rule shift:
         axis=lambda wc: config["shift"]["axes"][wc.axis],
         eps=config["shift"].get("eps", 1.1920929e-07),
         min_group_filters=config["shift"].get("min_group_filters", 1000),
+        exclude_duplicates=BASIS.get("exclude_duplicates", True),
         code=code_version("shift", "axes", "database"),
     script:
         "../scripts/shift.py"

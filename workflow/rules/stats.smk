@@ -4,7 +4,7 @@
 
 rule layer_stats:
     input:
-        filters="results/filters/{model}.parquet",
+        filters=filters_input,
     output:
         layers="results/layers/{model}.parquet",
         moments="results/moments/{model}.npz",
