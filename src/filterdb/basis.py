@@ -189,5 +189,9 @@ def basis_to_json(basis: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in basis.items()}
 
 
+BASIS_ARRAYS = ("mean", "components", "explained_variance", "explained_variance_ratio")
+
+
 def basis_from_json(data: dict) -> dict:
-    return {k: (np.asarray(v, dtype=np.float64) if isinstance(v, list) else v) for k, v in data.items()}
+    """The basis dict of ``basis_to_json``'s output: its arrays as float64, other keys as they are."""
+    return {k: (np.asarray(v, dtype=np.float64) if k in BASIS_ARRAYS else v) for k, v in data.items()}

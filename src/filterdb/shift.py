@@ -286,6 +286,27 @@ def shift_matrix(
     return pd.DataFrame(matrix, index=names, columns=names)
 
 
+def shift_table(matrix: pd.DataFrame) -> pa.Table:
+    """The D matrix as a long table: one row per ordered pair (group_a, group_b, d), float64."""
+    names = [str(n) for n in matrix.index]
+    a = np.repeat(names, len(names)).tolist()
+    b = np.tile(names, len(names)).tolist()
+    return pa.table(
+        {
+            "group_a": pa.array(a, pa.string()),
+            "group_b": pa.array(b, pa.string()),
+            "d": pa.array(matrix.to_numpy(dtype=np.float64).reshape(-1), pa.float64()),
+        }
+    )
+
+
+def read_shift_table(path: str | os.PathLike) -> pd.DataFrame:
+    """The D matrix (groups × groups) of a ``shift_table`` file."""
+    frame = io.read_table(path).to_pandas()
+    names = list(dict.fromkeys(frame["group_a"]))
+    return frame.pivot(index="group_a", columns="group_b", values="d").loc[names, names].rename_axis(index=None, columns=None)
+
+
 def group_keys(layers: pd.DataFrame, column: str | list[str]) -> pd.Series:
     """The group of each layer row: the column's value as text, or for several columns the
     values joined by " / " (e.g. ["visual_category", "depth_decile"]). Missing values are

@@ -92,7 +92,7 @@ def all_targets():
     return [
         "results/db/models.parquet",
         "results/db/layers.parquet",
-        *expand("results/shift/{axis}.tsv", axis=AXES),
+        *expand("results/shift/{axis}.{ext}", axis=AXES, ext=["tsv", "parquet"]),
         *FIGURES,
         *ZOO_TARGETS,
     ]

@@ -104,6 +104,7 @@ rule shift:
         histograms=per_model("results/hist/{model}.parquet"),
     output:
         matrix="results/shift/{axis}.tsv",
+        table="results/shift/{axis}.parquet",
         groups="results/shift/{axis}.groups.tsv",
     log:
         "results/logs/shift/{axis}.log",

@@ -9,7 +9,7 @@ from filterdb import io
 from filterdb.axes import axis_shift
 from filterdb.database import read_layers, read_models, unique_models
 from filterdb.runner import run_step
-from filterdb.shift import read_histograms
+from filterdb.shift import read_histograms, shift_table
 
 
 def step():
@@ -30,7 +30,8 @@ def step():
         if model in set(models["model"]):
             histograms[model] = read_histograms(path)
     matrix, groups = axis_shift(models, layers, histograms, snakemake.params.axis, evr, edges, snakemake.params.eps, snakemake.params.min_group_filters)
-    io.write_text_atomic(snakemake.output.matrix, matrix.to_csv(sep="\t", float_format="%.6g"))
+    io.write_text_atomic(snakemake.output.matrix, matrix.to_csv(sep="\t", float_format="%.6g"))  # for people
+    io.write_table(shift_table(matrix), snakemake.output.table, io.file_metadata())  # full precision
     io.write_text_atomic(snakemake.output.groups, groups.to_csv(sep="\t", index=False))
 
 
