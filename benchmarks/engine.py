@@ -183,9 +183,10 @@ def reduce(stage: str, root: Path, models: list[dict]) -> dict:
         for m in models:
             part = json.loads((root / "range" / f"{m['model']}.json").read_text())
             low, high = np.minimum(low, part["low"]), np.maximum(high, part["high"])
-        io.write_json_atomic(root / "edges.json", {"edges": shift.bin_edges(low, high, 70)})
+        io.write_json_atomic(root / "edges.json", {"edges": shift.range_edges("paper", low, high, 70)})
     elif stage == "shift":
         evr = np.asarray(json.loads((root / "basis.json").read_text())["explained_variance_ratio"])
+        edges = np.asarray(json.loads((root / "edges.json").read_text())["edges"])
         layers = pd.concat([io.read_table(root / "layers" / f"{m['model']}.parquet").to_pandas() for m in models])
         info = pd.DataFrame(models).assign(
             task=lambda f: [TASKS[g] for g in f["group"]], visual_category=lambda f: [CATEGORIES[(g + 1) % 4] for g in f["group"]]
@@ -205,7 +206,7 @@ def reduce(stage: str, root: Path, models: list[dict]) -> dict:
         for name, (column, where) in axes.items():
             t0 = time.perf_counter()
             sums, _ = shift.group_histograms(joined, histograms, column, where, min_filters=1000)
-            matrix = shift.shift_matrix(sums, evr)
+            matrix = shift.shift_matrix(sums, evr, edges)
             detail[name] = {"groups": len(sums), "seconds": round(time.perf_counter() - t0, 4)}
             if name == "task":
                 detail["task_matrix"] = matrix.round(5).to_dict()
