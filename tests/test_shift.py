@@ -330,3 +330,21 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "pandas")[:3])
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_range_policies():
+    low, high = np.arange(9.0) - 10, np.arange(9.0) + 1
+    paper = shift.range_edges("paper", low, high, 70)
+    assert (paper[:, 0] == -10).all() and (paper[:, -1] == 9).all()  # one range for all nine
+    per = shift.range_edges("per-coefficient", low, high, 70)
+    assert np.array_equal(per[:, 0], low) and np.array_equal(per[:, -1], high)
+    fixed = shift.range_edges([-3, 3], None, None, 6)
+    assert np.array_equal(fixed, np.tile(np.linspace(-3, 3, 7), (9, 1)))
+    with pytest.raises(ValueError, match=r"config key shift.range: \[3, -3\] is not a range"):
+        shift.range_edges([3, -3], None, None, 6)
+    pairs = [[-1, 1]] * 9
+    pairs[4] = [2, 2]
+    with pytest.raises(ValueError, match=r"config key shift.range: pair 4 \[2, 2\] is not a range"):
+        shift.range_edges(pairs, None, None, 6)
+    with pytest.raises(ValueError, match=r"'database' is not paper, per-coefficient"):
+        shift.range_edges("database", low, high, 6)

@@ -40,6 +40,10 @@ for _model in sorted(IMPORTED):
         )
 CACHE_DIR = config.get("cache_dir", "resources/cache")
 RANGE_POLICY = config["shift"]["range"]
+if not isinstance(RANGE_POLICY, str):
+    from filterdb.shift import range_edges
+
+    range_edges(RANGE_POLICY, None, None, 2)  # a reversed pair stops the dry run
 
 
 wildcard_constraints:
