@@ -8,6 +8,8 @@ coefficient, so that histograms share the database-wide range.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import Iterable
 
@@ -195,3 +197,50 @@ BASIS_ARRAYS = ("mean", "components", "explained_variance", "explained_variance_
 def basis_from_json(data: dict) -> dict:
     """The basis dict of ``basis_to_json``'s output: its arrays as float64, other keys as they are."""
     return {k: (np.asarray(v, dtype=np.float64) if k in BASIS_ARRAYS else v) for k, v in data.items()}
+
+
+BASIS_FILE_FORMAT = "filterdb-basis/1"
+
+
+def basis_file(basis: dict, edges: np.ndarray, policy) -> dict:
+    """A frozen basis, as one versioned JSON artifact: the basis (mean, components, variance,
+    ratio, the models it was fitted on, their filter count), the histogram edges and the
+    range policy they came from, and a sha256 of all of it (``basis.from`` in the config)."""
+    record = {
+        "format": BASIS_FILE_FORMAT,
+        **basis_to_json({k: v for k, v in basis.items() if k in (*BASIS_ARRAYS, "n_filters", "models")}),
+        "range_policy": policy,
+        "edges": np.asarray(edges, np.float64).tolist(),
+    }
+    record["sha256"] = _content_hash(record)
+    return record
+
+
+def _content_hash(record: dict) -> str:
+    body = {k: v for k, v in record.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def read_basis_file(path: str | os.PathLike) -> tuple[dict, np.ndarray, dict]:
+    """(basis, edges (9, bins + 1), the file's record) of a ``basis_file`` artifact, checked:
+    its format, its arrays' shapes, and its sha256 (an edited file is refused)."""
+    where = f"config key basis.from: {path}"
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except FileNotFoundError:
+        raise io.DataError(f"{where}: no such file (a results/basis/basis_file.json of an earlier build)") from None
+    except json.JSONDecodeError as exc:
+        raise io.DataError(f"{where}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(record, dict) or record.get("format") != BASIS_FILE_FORMAT:
+        raise io.DataError(f"{where}: not a filterdb basis file (format {BASIS_FILE_FORMAT!r} expected)")
+    missing = [k for k in (*BASIS_ARRAYS, "edges", "sha256") if k not in record]
+    if missing:
+        raise io.DataError(f"{where}: the basis file has no {', '.join(missing)}")
+    if _content_hash(record) != record["sha256"]:
+        raise io.DataError(f"{where}: its content does not match its sha256 (the file was edited or damaged)")
+    basis = basis_from_json({k: record[k] for k in (*BASIS_ARRAYS, "n_filters", "models") if k in record})
+    edges = np.asarray(record["edges"], np.float64)
+    if basis["components"].shape != (9, 9) or basis["mean"].shape != (9,) or edges.ndim != 2 or edges.shape[0] != 9:
+        raise io.DataError(f"{where}: arrays of the wrong shape (components 9×9, mean 9, edges 9×(bins + 1))")
+    return basis, edges, record

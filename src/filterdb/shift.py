@@ -145,34 +145,46 @@ def hist_schema(bins: int) -> pa.Schema:
     )
 
 
+def layer_counts(
+    kernels: np.ndarray, projector: Projector, binner: Binner, filters_path, layer: int, on_empty: str = "error"
+) -> np.ndarray:
+    """Counts (9, bins) of one layer's (n, 9) kernels in the basis of ``projector``.
+
+    on_empty: "error" raises DataError naming the file, layer and coefficient when all
+    the layer's filters fall outside a coefficient's range (a fixed range too narrow);
+    "keep" keeps the empty histogram.
+    """
+    counts = np.zeros((9, binner.bins), np.int64)
+    for _, coefficients in projector.chunks(kernels):
+        if not binner.add(counts, coefficients):  # NaN coefficients: NaN/Inf weights
+            io.check_finite_kernels(kernels, filters_path, layer)
+    empty = np.flatnonzero(counts.sum(axis=1) == 0)
+    if empty.size and on_empty == "error":
+        raise io.DataError(
+            f"{filters_path}: layer {layer}: the histogram of coefficient(s) "
+            f"{', '.join(f'c{i}' for i in empty)} is empty: all {kernels.shape[0]} filters fall "
+            "outside the histogram range; widen shift.range or use range: paper"
+        )
+    return counts
+
+
 def model_histograms(
     filters_path: str | os.PathLike, basis: dict, edges: np.ndarray, *, on_empty: str = "error"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(layer ids (L,), filters per layer (L,), counts (L, 9, bins)) of one model's filters.
-
-    on_empty: "error" raises DataError naming the file, layer and coefficient when a
-    layer's filters all fall outside a coefficient's range (a fixed range too narrow);
-    "keep" keeps the empty histogram.
-    """
+    """(layer ids (L,), filters per layer (L,), counts (L, 9, bins)) of one model's filters
+    (see ``layer_counts`` for ``on_empty``)."""
     binner = Binner(edges)
     projector = Projector(basis)
     layers, sizes, counts = [], [], []
     for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False, transient=True):
-        layer_counts = np.zeros((9, binner.bins), np.int64)
-        for _, coefficients in projector.chunks(kernels):
-            if not binner.add(layer_counts, coefficients):  # NaN coefficients: NaN/Inf weights
-                io.check_finite_kernels(kernels, filters_path, layer)
-        empty = np.flatnonzero(layer_counts.sum(axis=1) == 0)
-        if empty.size and on_empty == "error":
-            raise io.DataError(
-                f"{filters_path}: layer {layer}: the histogram of coefficient(s) "
-                f"{', '.join(f'c{i}' for i in empty)} is empty: all {kernels.shape[0]} filters fall "
-                "outside the histogram range; widen shift.range or use range: paper"
-            )
+        counts.append(layer_counts(kernels, projector, binner, filters_path, layer, on_empty))
         layers.append(layer)
         sizes.append(kernels.shape[0])
-        counts.append(layer_counts)
-    stacked = np.stack(counts) if counts else np.zeros((0, 9, binner.bins), np.int64)
+    return stack_histograms(layers, sizes, counts, binner.bins)
+
+
+def stack_histograms(layers: list, sizes: list, counts: list, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    stacked = np.stack(counts) if counts else np.zeros((0, 9, bins), np.int64)
     return np.asarray(layers, np.int32), np.asarray(sizes, np.int64), stacked
 
 

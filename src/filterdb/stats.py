@@ -8,8 +8,9 @@ import numpy as np
 import pyarrow as pa
 
 from . import io
-from .basis import save_moments
+from .basis import Projector, save_moments
 from .metrics import DEFAULT_CUTOFFS, empty_moments, layer_flags, layer_metrics
+from .shift import Binner, histograms_table, layer_counts, stack_histograms
 
 DECILE_EDGES = np.linspace(0.0, 1.0, 11)
 
@@ -37,7 +38,18 @@ def scan_table(
     filters), computed in the same streamed pass, so statistics and the basis map step
     cost one read of the file. Memory: the largest layer plus one row group.
     """
+    table, total, _ = scan(filters_path, model, cutoffs)
+    return table, total
+
+
+def scan(filters_path: str | os.PathLike, model: str, cutoffs: dict | None = None, binning: tuple | None = None):
+    """``scan_table``, and with ``binning`` = (basis, edges) of a frozen basis the model's
+    shift histograms from the same read: (table, moment sums, (layer ids, sizes, counts)
+    as ``shift.model_histograms`` gives them, or None)."""
     cutoffs = {**DEFAULT_CUTOFFS, **(cutoffs or {})}
+    if binning is not None:
+        projector, binner = Projector(binning[0]), Binner(binning[1])
+        hist_layers, hist_sizes, hist_counts = [], [], []
     _, facts = io.filters_metadata(filters_path)
     rows = []
     seen = set()
@@ -59,13 +71,19 @@ def scan_table(
             io.check_finite_kernels(kernels, filters_path, layer)
         rows.append({"model": model, **fact, **metrics, **layer_flags(metrics, cutoffs, fact["n_filters"])})
         seen.add(layer)
+        if binning is not None:
+            hist_counts.append(layer_counts(kernels, projector, binner, filters_path, layer))
+            hist_layers.append(layer)
+            hist_sizes.append(kernels.shape[0])
     if len(seen) != len(facts):
         raise io.DataError(f"{filters_path}: layers {sorted(set(range(len(facts))) - seen)} hold no filters")
     columns = {c: [row[c] for row in rows] for c in LAYER_SCHEMA.names if c != "depth_decile"}
     columns["depth_decile"] = depth_decile(np.asarray(columns["conv_depth_norm"], dtype=np.float64))
     # built from buffers, not pa.array or pandas: either import costs a job ~0.3 s
     table = pa.table([io.arrow_column(columns[f.name], f.type) for f in LAYER_SCHEMA], schema=LAYER_SCHEMA)
-    return table, total
+    if binning is None:
+        return table, total, None
+    return table, total, stack_histograms(hist_layers, hist_sizes, hist_counts, binner.bins)
 
 
 def scan_filters(filters_path: str | os.PathLike, model: str, cutoffs: dict | None = None):
@@ -91,11 +109,15 @@ LAYER_SCHEMA = pa.schema([pa.field(c, _ARROW_OF[_LAYER_DTYPES.get(c, "float64")]
 
 
 def write_layer_stats(
-    filters_path, out_path, model: str, cutoffs: dict | None = None, *, moments_path=None
+    filters_path, out_path, model: str, cutoffs: dict | None = None, *, moments_path=None,
+    histograms_path=None, binning: tuple | None = None,
 ) -> pa.Table:
-    """Write the layer table of one model; with ``moments_path``, its moment sums too (same read)."""
-    table, total = scan_table(filters_path, model, cutoffs)
+    """Write the layer table of one model; with ``moments_path``, its moment sums too, and
+    with ``histograms_path`` and ``binning`` = (basis, edges), its shift histograms: one read."""
+    table, total, histograms = scan(filters_path, model, cutoffs, binning if histograms_path else None)
     io.write_table(table, out_path, io.file_metadata(model))
     if moments_path is not None:
         save_moments(total, moments_path)
+    if histograms_path is not None:
+        io.write_table(histograms_table(*histograms), histograms_path, io.file_metadata(model))
     return table

@@ -18,6 +18,8 @@ if not MODELS:
     raise ValueError(f"config key 'sheets' ({config['sheets']}) lists no models")
 AXES = sorted(config["shift"]["axes"])
 BASIS = config.get("basis", {})
+# a frozen basis file (results/basis/basis_file.json of an earlier build, or a release's)
+FROZEN_BASIS = BASIS.get("from")
 # the basis and the histogram range are fitted on this pool (histograms cover every model)
 BASIS_POOL = [
     m
@@ -92,10 +94,31 @@ def filters_input(wildcards):
     return filters_path(wildcards.model)
 
 
+def frozen_basis_inputs(wildcards):
+    """With a frozen basis, layer_stats also bins the filters: it reads the basis and edges."""
+    if FROZEN_BASIS:
+        return {
+            "basis": "results/basis/basis.json",
+            "edges": "results/basis/bin_edges.json",
+        }
+    return {}
+
+
+def layer_stats_outputs():
+    outputs = {
+        "layers": "results/layers/{model}.parquet",
+        "moments": "results/moments/{model}.npz",
+    }
+    if FROZEN_BASIS:
+        outputs["histograms"] = "results/hist/{model}.parquet"
+    return outputs
+
+
 def all_targets():
     return [
         "results/db/models.parquet",
         "results/db/layers.parquet",
+        *([] if FROZEN_BASIS else ["results/basis/basis_file.json"]),
         *expand("results/shift/{axis}.{ext}", axis=AXES, ext=["tsv", "parquet"]),
         *FIGURES,
         *ZOO_TARGETS,

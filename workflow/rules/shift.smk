@@ -1,98 +1,138 @@
 # The global basis (map: moment sums per model, written by layer_stats; reduce: PCA),
-# per-layer coefficient histograms over the database-wide range, and one shift matrix
-# per configured axis.
+# per-layer coefficient histograms over the pool's range, and one shift matrix per
+# configured axis. With `basis.from` (a frozen basis file) there is no basis, range or
+# histogram job: layer_stats writes each model's histograms in its one read.
 
 
-rule basis:
-    input:
-        moments=per_model("results/moments/{model}.npz", BASIS_POOL),
-        models="results/db/models.parquet",
-    output:
-        basis="results/basis/basis.json",
-    log:
-        "results/logs/basis.log",
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        exclude_duplicates=BASIS.get("exclude_duplicates", True),
-        code=code_version("basis", "database"),
-    script:
-        "../scripts/basis.py"
+if FROZEN_BASIS:
 
+    rule frozen_basis:
+        input:
+            frozen=FROZEN_BASIS,
+        output:
+            basis="results/basis/basis.json",
+            edges="results/basis/bin_edges.json",
+        log:
+            "results/logs/frozen_basis.log",
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            code=code_version("basis"),
+        script:
+            "../scripts/frozen_basis.py"
 
-rule model_range:
-    input:
-        filters=filters_input,
-        basis="results/basis/basis.json",
-    output:
-        range="results/basis/range/{model}.json",
-    log:
-        "results/logs/model_range/{model}.log",
-    benchmark:
-        "results/benchmarks/model_range/{model}.tsv"
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        code=code_version("basis", "io", "_pages"),
-    script:
-        "../scripts/model_range.py"
+else:
 
+    rule basis:
+        input:
+            moments=per_model("results/moments/{model}.npz", BASIS_POOL),
+            models="results/db/models.parquet",
+        output:
+            basis="results/basis/basis.json",
+        log:
+            "results/logs/basis.log",
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            exclude_duplicates=BASIS.get("exclude_duplicates", True),
+            code=code_version("basis", "database"),
+        script:
+            "../scripts/basis.py"
 
-rule bin_edges:
-    input:
-        ranges=(
-            per_model("results/basis/range/{model}.json", BASIS_POOL)
-            if RANGE_POLICY in ("paper", "per-coefficient")
-            else []
-        ),
-        models="results/db/models.parquet",
-    output:
-        edges="results/basis/bin_edges.json",
-    log:
-        "results/logs/bin_edges.log",
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        bins=config["shift"].get("bins", 70),
-        range=RANGE_POLICY,
-        exclude_duplicates=BASIS.get("exclude_duplicates", True),
-    script:
-        "../scripts/bin_edges.py"
+    rule model_range:
+        input:
+            filters=filters_input,
+            basis="results/basis/basis.json",
+        output:
+            range="results/basis/range/{model}.json",
+        log:
+            "results/logs/model_range/{model}.log",
+        benchmark:
+            "results/benchmarks/model_range/{model}.tsv"
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=60,
+        params:
+            code=code_version("basis", "io", "_pages"),
+        script:
+            "../scripts/model_range.py"
 
+    rule bin_edges:
+        input:
+            ranges=(
+                per_model("results/basis/range/{model}.json", BASIS_POOL)
+                if RANGE_POLICY in ("paper", "per-coefficient")
+                else []
+            ),
+            models="results/db/models.parquet",
+        output:
+            edges="results/basis/bin_edges.json",
+        log:
+            "results/logs/bin_edges.log",
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            bins=config["shift"].get("bins", 70),
+            range=RANGE_POLICY,
+            exclude_duplicates=BASIS.get("exclude_duplicates", True),
+        script:
+            "../scripts/bin_edges.py"
 
-rule histograms:
-    input:
-        filters=filters_input,
-        basis="results/basis/basis.json",
-        edges="results/basis/bin_edges.json",
-    output:
-        histograms="results/hist/{model}.parquet",
-    log:
-        "results/logs/histograms/{model}.log",
-    benchmark:
-        "results/benchmarks/histograms/{model}.tsv"
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        code=code_version("shift", "basis", "io", "_pages"),
-    script:
-        "../scripts/histograms.py"
+    rule histograms:
+        input:
+            filters=filters_input,
+            basis="results/basis/basis.json",
+            edges="results/basis/bin_edges.json",
+        output:
+            histograms="results/hist/{model}.parquet",
+        log:
+            "results/logs/histograms/{model}.log",
+        benchmark:
+            "results/benchmarks/histograms/{model}.tsv"
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=60,
+        params:
+            code=code_version("shift", "basis", "io", "_pages"),
+        script:
+            "../scripts/histograms.py"
+
+    rule basis_file:
+        input:
+            basis="results/basis/basis.json",
+            edges="results/basis/bin_edges.json",
+        output:
+            basis_file="results/basis/basis_file.json",
+        log:
+            "results/logs/basis_file.log",
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            code=code_version("basis"),
+        script:
+            "../scripts/basis_file.py"
 
 
 rule shift:

@@ -1,13 +1,14 @@
 # Per-layer statistics of each model (sparsity, entropy, orthogonality, norms, depth)
-# and, from the same read of its filters, the moment sums of the basis map step.
+# and, from the same read of its filters, the moment sums of the basis map step; with a
+# frozen basis (`basis.from`), its shift histograms too.
 
 
 rule layer_stats:
     input:
+        unpack(frozen_basis_inputs),
         filters=filters_input,
     output:
-        layers="results/layers/{model}.parquet",
-        moments="results/moments/{model}.npz",
+        **layer_stats_outputs(),
     log:
         "results/logs/layer_stats/{model}.log",
     benchmark:
@@ -20,6 +21,6 @@ rule layer_stats:
         runtime=60,
     params:
         cutoffs=config.get("flags", {}),
-        code=code_version("stats", "metrics", "basis", "io", "_pages"),
+        code=code_version("stats", "metrics", "basis", "shift", "io", "_pages"),
     script:
         "../scripts/layer_stats.py"
