@@ -13,7 +13,7 @@ from . import io
 
 MODEL_COLUMNS = [
     "model", "source", "reference", "architecture", "family", "task", "visual_category",
-    "training_dataset", "pretrained", "precision", "bn_folded", "n_convs", "n_layers",
+    "training_dataset", "pretrained", "precision", "stored_precision", "bn_folded", "n_convs", "n_layers",
     "n_filters", "n_excluded_layers", "depth_source",
 ]  # fmt: skip
 
@@ -21,8 +21,10 @@ MODEL_COLUMNS = [
 def model_row(row: Mapping, manifest: Mapping, info: Mapping) -> dict:
     """One model's row: sheet columns, then dump facts, then the source's model columns."""
     record = {k: v for k, v in row.items() if not str(k).startswith("_")}
+    # the dtype the weights were stored in; a sheet's own `precision` cell is kept as written
+    record.setdefault("precision", info.get("precision"))
     record.update(
-        precision=info.get("precision"),
+        stored_precision=info.get("precision"),
         bn_folded=bool(info.get("bn_folded", False)),
         n_convs=int(info.get("n_convs", 0)),
         n_layers=int(info.get("n_layers", 0)),

@@ -7,12 +7,21 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from filterdb.sheet import load_sheets
+from filterdb.workflow_inputs import (
+    check_config,
+    check_sources,
+    model_id_pattern,
+    sheet_row,
+)
 
+# unknown or mistyped keys first, with a "did you mean"; then the schema's defaults
+check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 validate(config, "../schemas/config.schema.yaml")
 
 MODEL_ROWS = load_sheets(
     config["sheets"], workflow.source_path("../schemas/models.schema.yaml")
 )
+check_sources(MODEL_ROWS)
 MODELS = sorted(MODEL_ROWS)
 if not MODELS:
     raise ValueError(f"config key 'sheets' ({config['sheets']}) lists no models")
@@ -22,7 +31,10 @@ RANGE_POLICY = config["shift"]["range"]
 
 
 wildcard_constraints:
-    model="|".join(re.escape(m) for m in MODELS),
+    # the id pattern of the sheet schema, not an alternation of every id: Snakemake
+    # writes the constraint into every path it expands, so a list of 10,000 ids made
+    # a dry run quadratic (352 s); ids not in a sheet are refused by row_of()
+    model=model_id_pattern(workflow.source_path("../schemas/models.schema.yaml")),
     axis="|".join(re.escape(a) for a in AXES) if AXES else "(?!)",
 
 
@@ -37,14 +49,19 @@ def code_version(*modules):
     return digest.hexdigest()[:16]
 
 
+def row_of(model):
+    """The model's sheet row; an error naming the model when no sheet lists it."""
+    return sheet_row(MODEL_ROWS, model, config["sheets"])
+
+
 def public_row(model):
     """The model's sheet row without bookkeeping keys (a param: editing the row reruns it)."""
-    return {k: v for k, v in MODEL_ROWS[model].items() if not k.startswith("_")}
+    return {k: v for k, v in row_of(model).items() if not k.startswith("_")}
 
 
 def fetch_inputs(wildcards):
     """Files a model's fetch needs from other rules: the zoo's trained weights."""
-    if MODEL_ROWS[wildcards.model]["source"] == "train":
+    if row_of(wildcards.model)["source"] == "train":
         return {
             "weights": f"results/zoo/{wildcards.model}.safetensors",
             "record": f"results/zoo/{wildcards.model}.json",
@@ -56,8 +73,26 @@ def per_model(pattern):
     return expand(pattern, model=MODELS)
 
 
+def per_model_files():
+    """Every per-model file the workflow writes. They are targets of `rule all`, so a
+    deleted one is rebuilt by the next run, not silently missing from a query."""
+    patterns = [
+        "results/models/{model}.json",
+        "results/filters/{model}.parquet",
+        "results/layers/{model}.parquet",
+        "results/moments/{model}.npz",
+        "results/hist/{model}.parquet",
+        "results/figdata/joint/{model}.parquet",
+        "results/figdata/first_filters/{model}.parquet",
+    ]
+    if RANGE_POLICY in ("paper", "per-coefficient"):
+        patterns.append("results/basis/range/{model}.json")
+    return [path for pattern in patterns for path in per_model(pattern)]
+
+
 def all_targets():
     return [
+        *per_model_files(),
         "results/db/models.parquet",
         "results/db/layers.parquet",
         *expand("results/shift/{axis}.tsv", axis=AXES),

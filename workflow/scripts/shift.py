@@ -25,6 +25,7 @@ def step():
         evr,
         snakemake.params.eps,
         snakemake.params.min_group_filters,
+        name=snakemake.wildcards.axis,
     )
     io.write_text_atomic(snakemake.output.matrix, matrix.to_csv(sep="\t", float_format="%.6g"))
     io.write_text_atomic(snakemake.output.groups, groups.to_csv(sep="\t", index=False))
