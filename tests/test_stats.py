@@ -72,5 +72,6 @@ def test_metadata_that_disagrees_with_the_rows(tmp_path, model_file):
     info, facts = io.filters_metadata(model_file)
     facts[1]["n_filters"] += 1
     io.write_table(table, tmp_path / "x.parquet", io.file_metadata("m", model_info=info, layers=facts))
-    with pytest.raises(io.DataError, match=r"x\.parquet: layer 1 holds 128 filters, its metadata says 129"):
+    # caught when the metadata is read: n_filters no longer fits the layer's channels
+    with pytest.raises(io.SchemaError, match=r"x\.parquet: inconsistent layer metadata: layer 1 \('layer1.conv'\): n_filters=129"):
         stats.layer_stats(tmp_path / "x.parquet", "m")

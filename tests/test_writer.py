@@ -159,7 +159,8 @@ def test_fast_page_reader_and_metadata(tmp_path, monkeypatch):
     monkeypatch.setattr(_pages.KernelPages, "values", spy)
     assert_fast_reads(ours, kernels, sizes)
     assert calls and all(calls)  # no fall back to pyarrow
-    info, layers = io.filters_metadata(ours)
+    meta = io.open_filters(ours).schema_arrow.metadata  # as written (filters_metadata also checks the facts)
+    info, layers = io.json_meta(meta, io.MODEL_INFO_KEY), io.json_meta(meta, io.LAYERS_KEY)
     assert info == {"precision": "float32"} and layers == [{"layer": 0}]
     assert io.open_filters(ours).metadata.num_rows == sum(sizes)
 

@@ -153,16 +153,18 @@ def test_train_source_fetch_and_load(digits, tmp_path):
 
 
 def test_timing_table_sums(tmp_path):
-    benchmarks, records = [], []
+    benchmarks, timings, records = [], [], []
     for i, seconds in enumerate([1.5, 2.5]):
         bench = tmp_path / f"b{i}.tsv"
         bench.write_text("s\th:m:s\tmax_rss\tcpu_time\n" f"{seconds}\t0:00:0{seconds}\t100\t1\n")
+        timing = tmp_path / f"t{i}.json"
+        timing.write_text(json.dumps({"model": f"m{i}", "wall_s": seconds - 1, "device": "cpu", "threads": 1}))
         record = tmp_path / f"r{i}.json"
-        record.write_text(json.dumps({"model": f"m{i}", "wall_s": seconds - 1, "config": {"epochs": 1},
-                                      "dataset": {"train_images": 10}, "device": "cpu", "threads": 1}))  # fmt: skip
+        record.write_text(json.dumps({"model": f"m{i}", "config": {"epochs": 1}, "dataset": {"train_images": 10}}))
         benchmarks.append(str(bench))
+        timings.append(str(timing))
         records.append(str(record))
-    table = timing_table(benchmarks, records)
+    table = timing_table(benchmarks, timings, records)
     assert table["model"].tolist() == ["m0", "m1", "TOTAL"]
     assert np.isclose(table.loc[2, "wall_s"], 4.0) and np.isclose(table.loc[2, "train_s"], 2.0)
     assert np.isclose(table.loc[2, "cpu_s"], 2.0)

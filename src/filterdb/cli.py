@@ -19,10 +19,16 @@ CHECKPOINT_SUFFIXES = {".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".onnx"}
 
 def _row_for(target: str, arch: str | None, pretrained: bool, seed: int) -> dict:
     path = Path(target)
-    model_id = path.stem if path.suffix in CHECKPOINT_SUFFIXES else target
-    if path.suffix == ".onnx":
+    suffix = path.suffix.lower()  # model.ONNX is an ONNX file too
+    if path.is_dir():
+        raise SourceError(
+            f"{target}: is a directory; give a checkpoint file ({', '.join(sorted(CHECKPOINT_SUFFIXES))}) "
+            "or a timm model name"
+        )
+    model_id = path.stem if suffix in CHECKPOINT_SUFFIXES else target
+    if suffix == ".onnx":
         return {"model": model_id, "source": "onnx", "reference": str(path)}
-    if path.suffix in CHECKPOINT_SUFFIXES or path.exists():
+    if suffix in CHECKPOINT_SUFFIXES or path.exists():
         if not arch:
             raise SourceError(f"{target}: a checkpoint file needs --arch, the timm architecture it belongs to")
         return {"model": model_id, "source": "checkpoint", "reference": str(path), "arch": arch}

@@ -14,18 +14,20 @@ from .sheet import is_trained
 
 MODEL_COLUMNS = [
     "model", "source", "reference", "architecture", "family", "task", "visual_category",
-    "training_dataset", "pretrained", "trained", "precision", "bn_folded", "n_convs", "n_layers",
-    "n_filters", "n_excluded_layers", "depth_source", "filters_sha256", "duplicate_of",
+    "training_dataset", "pretrained", "trained", "precision", "stored_precision", "bn_folded", "n_convs",
+    "n_layers", "n_filters", "n_excluded_layers", "depth_source", "filters_sha256", "duplicate_of",
 ]  # fmt: skip
 
 
 def model_row(row: Mapping, manifest: Mapping, info: Mapping) -> dict:
     """One model's row: sheet columns, then dump facts, then the source's model columns."""
     record = {k: v for k, v in row.items() if not str(k).startswith("_")}
+    # the dtype the weights were stored in; a sheet's own `precision` cell is kept as written
+    record.setdefault("precision", info.get("precision"))
     record.update(
         trained=is_trained(row),
         filters_sha256=info.get("filters_sha256"),
-        precision=info.get("precision"),
+        stored_precision=info.get("precision"),
         bn_folded=bool(info.get("bn_folded", False)),
         n_convs=int(info.get("n_convs", 0)),
         n_layers=int(info.get("n_layers", 0)),

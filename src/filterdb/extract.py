@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import io
-from .sources.base import LoadedModel, SourceError
+from .sources.base import ConvLayer, LoadedModel, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,30 @@ def depth_ranks(distances: list[int]) -> tuple[list[int], int]:
     distinct = sorted(set(distances))
     rank = {d: i for i, d in enumerate(distinct)}
     return [rank[d] for d in distances], len(distinct)
+
+
+def check_conv(model: str, conv: ConvLayer) -> None:
+    """A conv layer any reader built must be one: 4-D float weights, groups that divide it.
+
+    Integer weights without their scale are quantised codes, not weights: analysing them
+    as weights would give every metric a wrong value, so they are refused here, for
+    every reader (readers dequantise when the file stores the scale).
+    """
+    weight = np.asarray(conv.weight)
+    where = f"model {model!r}: layer {conv.name!r}"
+    if weight.ndim != 4:
+        raise SourceError(f"{where}: weight of shape {list(weight.shape)}, expected 4-D (out, in/groups, kh, kw)")
+    if not np.issubdtype(weight.dtype, np.floating):
+        raise SourceError(
+            f"{where}: weights stored as {weight.dtype} with no scale; these are quantised codes, not "
+            "weights. Dequantise them (weights = scale × (codes − zero point)) before adding the model"
+        )
+    groups = conv.groups
+    if not isinstance(groups, (int, np.integer)) or groups < 1 or weight.shape[0] % groups:
+        raise SourceError(
+            f"{where}: groups={groups!r} does not fit {weight.shape[0]} output channels "
+            "(a convolution has at least one group, and the groups divide its output channels)"
+        )
 
 
 def plan_layers(loaded: LoadedModel, on_nonfinite: str = "error") -> tuple[list[dict], list[np.ndarray], list[dict]]:
@@ -37,6 +61,7 @@ def plan_layers(loaded: LoadedModel, on_nonfinite: str = "error") -> tuple[list[
     kernels: list[np.ndarray] = []
     excluded: list[dict] = []
     for conv, rank in zip(loaded.convs, ranks):
+        check_conv(loaded.model, conv)
         if conv.kernel_size != (3, 3):
             continue
         weight = np.asarray(conv.weight, dtype=np.float32)

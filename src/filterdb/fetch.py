@@ -20,6 +20,7 @@ Layout::
 from __future__ import annotations
 
 import bz2
+import errno
 import fnmatch
 import gzip
 import os
@@ -315,32 +316,96 @@ def match_members(names: list[str], patterns: Sequence[str], label: str) -> list
     return chosen
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
+MAX_MEMBER_BYTES = 1 << 30  # one extracted file; the largest model file in config/wild.tsv is ~0.1 GB
+MAX_EXTRACT_BYTES = 4 << 30  # all members of one extraction together
+
+
+def _limit(name: str, default: int) -> int:
+    """An extraction limit in bytes; the environment variable of that name raises it."""
+    value = os.environ.get(name)
+    return int(value) if value and value.isdigit() else default
+
+
+def _copy_capped(src, dst, declared: int, cap: int, what: str) -> int:
+    """Copy at most ``declared`` bytes; more data than the archive declared is an error,
+    so a forged size cannot expand past the cap checked against it. Returns bytes copied."""
+    copied = 0
+    while True:
+        block = src.read(min(1 << 20, declared - copied + 1))
+        if not block:
+            return copied
+        copied += len(block)
+        if copied > declared:
+            raise SourceError(f"{what} expands beyond its declared {declared:,} bytes; nothing was extracted")
+        if copied > cap:  # unreachable while declared <= cap; a second guard costs nothing
+            raise SourceError(f"{what} exceeds {cap:,} bytes; nothing was extracted")
+        dst.write(block)
+
+
 def extract_members(archive: Path, members: list[str], target: Path, label: str) -> list[Path]:
-    """Extract ``members`` (already matched and checked) under ``target``; all or nothing."""
+    """Extract ``members`` (already matched and checked) under ``target``; all or nothing.
+
+    Each member is capped against its declared size and an absolute limit
+    (``FILTERDB_MAX_MEMBER_BYTES``, default 1 GiB; all members together
+    ``FILTERDB_MAX_EXTRACT_BYTES``, default 4 GiB), checked before a byte is written: an
+    archive that would expand to gigabytes is refused, not unpacked.
+    """
+    member_cap = _limit("FILTERDB_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
+    total_cap = _limit("FILTERDB_MAX_EXTRACT_BYTES", MAX_EXTRACT_BYTES)
+    is_zip = archive.name.endswith((".whl", ".zip"))
+
+    def check_declared(sizes: dict[str, int]) -> None:
+        for name, size in sizes.items():
+            if size > member_cap:
+                raise SourceError(
+                    f"{label}: member {name!r} of {archive.name!r} declares {size:,} bytes, over the "
+                    f"{member_cap:,}-byte limit for one file (raise it with FILTERDB_MAX_MEMBER_BYTES); "
+                    "nothing was extracted"
+                )
+        if sum(sizes.values()) > total_cap:
+            raise SourceError(
+                f"{label}: the members of {archive.name!r} declare {sum(sizes.values()):,} bytes together, over "
+                f"the {total_cap:,}-byte limit (raise it with FILTERDB_MAX_EXTRACT_BYTES); nothing was extracted"
+            )
+
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
     try:
         try:
-            if archive.name.endswith((".whl", ".zip")):
+            if is_zip:
                 with zipfile.ZipFile(archive) as z:
-                    for name in members:
+                    infos = {name: z.getinfo(name) for name in members}
+                    check_declared({name: info.file_size for name, info in infos.items()})
+                    for name, info in infos.items():
                         out = staging / name
                         out.parent.mkdir(parents=True, exist_ok=True)
-                        with z.open(name) as src, open(out, "wb") as dst:
-                            shutil.copyfileobj(src, dst, 1 << 20)
+                        with z.open(info) as src, open(out, "wb") as dst:
+                            _copy_capped(src, dst, info.file_size, member_cap, f"{label}: member {name!r} of {archive.name!r}")
             else:
                 with tarfile.open(plain_tar(archive)) as t:
-                    for name in members:
-                        info = t.getmember(name)
+                    infos = {name: t.getmember(name) for name in members}
+                    for name, info in infos.items():
                         if not info.isfile():  # links and devices could point anywhere
                             raise SourceError(f"{label}: member {name!r} is not a regular file; nothing was extracted")
+                    check_declared({name: info.size for name, info in infos.items()})
+                    for name, info in infos.items():
                         out = staging / name
                         out.parent.mkdir(parents=True, exist_ok=True)
                         src = t.extractfile(info)
                         assert src is not None
                         with src, open(out, "wb") as dst:
-                            shutil.copyfileobj(src, dst, 1 << 20)
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, KeyError, zlib.error) as exc:
+                            _copy_capped(src, dst, info.size, member_cap, f"{label}: member {name!r} of {archive.name!r}")
+        except OSError as exc:
+            if exc.errno in _WRITE_ERRNOS:  # the disk, not the archive
+                raise SourceError(
+                    f"{label}: cannot extract into {str(target)!r}: {exc.strerror}; nothing was extracted"
+                ) from None
+            raise SourceError(
+                f"{label}: archive {archive.name!r} is truncated or corrupt while extracting "
+                f"({type(exc).__name__}: {exc}); nothing was extracted"
+            ) from None
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, KeyError, zlib.error) as exc:
             raise SourceError(
                 f"{label}: archive {archive.name!r} is truncated or corrupt while extracting "
                 f"({type(exc).__name__}: {exc}); nothing was extracted"

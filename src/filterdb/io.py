@@ -7,6 +7,7 @@ deterministically (same table, same bytes).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -72,19 +73,63 @@ def _remove_dead_temporaries(path: Path, suffix: str) -> None:
             stale.unlink(missing_ok=True)
 
 
+class WriteError(OSError):
+    """An output could not be written (full disk, file too large, read-only folder); names the file."""
+
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28] " prefix
+        return str(self.strerror)
+
+
+# errors of the file system, not of the data: the message must name the file written
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
+_WRITE_HINTS = {
+    errno.ENOSPC: "free space on its file system and run again",
+    errno.EDQUOT: "free space within your quota and run again",
+    errno.EFBIG: "the file system limits the size of one file; write results/ to another file system",
+    errno.EACCES: "the folder is not writable: check its permissions",
+    errno.EPERM: "the folder is not writable: check its permissions",
+    errno.EROFS: "the file system is read-only: write results/ to another one",
+}
+
+
+def write_error(path: Path, exc: OSError) -> OSError:
+    """``exc`` as a WriteError naming ``path`` when the file system refused a write, else ``exc``.
+
+    pyarrow raises OSError without an errno; its message carries the C library's text.
+    """
+    code = exc.errno if exc.errno in _WRITE_ERRNOS else next(
+        (e for e in _WRITE_ERRNOS if os.strerror(e) in str(exc)), None
+    )
+    if code is None:
+        return exc
+    return WriteError(code, f"cannot write {path}: {os.strerror(code)}; {_WRITE_HINTS[code]}")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    A write the file system refuses (full disk, file too large, read-only folder) is a
+    WriteError naming ``path``; no temporary file is left.
+    """
     path = Path(path)
     suffix = suffix or ".tmp"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_temporaries(path, suffix)
-    tmp_path = _temporary_beside(path, suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_temporaries(path, suffix)
+        tmp_path = _temporary_beside(path, suffix)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         yield tmp_path
         with open(tmp_path, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        error = write_error(path, exc)
+        if error is exc:
+            raise
+        raise error from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -355,9 +400,63 @@ def json_meta(meta: Mapping[bytes, bytes], key: bytes, default: Any = None) -> A
 
 
 def filters_metadata(path: str | os.PathLike) -> tuple[dict, list[dict]]:
-    """(model_info, layers) stored in a filters file's metadata by the dump step."""
-    meta = open_filters(path).schema_arrow.metadata
-    return json_meta(meta, MODEL_INFO_KEY, {}), json_meta(meta, LAYERS_KEY, [])
+    """(model_info, layers) stored in a filters file's metadata by the dump step.
+
+    The layer facts are checked against each other and the file's row count (see
+    ``check_layer_facts``): a file whose metadata was altered is a SchemaError naming it.
+    """
+    handle = open_filters(path)
+    meta = handle.schema_arrow.metadata
+    try:
+        info, facts = json_meta(meta, MODEL_INFO_KEY, {}), json_meta(meta, LAYERS_KEY, [])
+    except ValueError as exc:
+        raise SchemaError(f"{path}: its layer metadata is not valid JSON ({exc}); delete the file and rebuild the model") from None
+    check_layer_facts(path, info, facts, handle.metadata.num_rows)
+    return info, facts
+
+
+_FACT_KEYS = ("layer", "name", "in_channels", "out_channels", "groups", "n_filters")
+
+
+def check_layer_facts(path, info: Mapping, facts: Sequence[Mapping], num_rows: int) -> None:
+    """Raise SchemaError, naming the file and layer, where the layer facts contradict
+    themselves: layer indices 0…n−1, unique names, n_filters = out × in / groups with
+    groups dividing both channel counts, and the filters adding up to the file's rows."""
+    problem = None
+    if not isinstance(info, Mapping) or not isinstance(facts, list):
+        problem = "the model info or the layer list has the wrong shape"
+    names: dict[str, int] = {}
+    for position, fact in enumerate(facts if problem is None else []):
+        missing = [k for k in _FACT_KEYS if not isinstance(fact, Mapping) or k not in fact]
+        if missing:
+            problem = f"layer {position} has no {', '.join(missing)}"
+            break
+        label = f"layer {position} ({fact['name']!r})"
+        numbers = [fact[k] for k in ("layer", "in_channels", "out_channels", "groups", "n_filters")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in numbers):
+            problem = f"{label} has a non-integer count"
+        elif fact["layer"] != position:
+            problem = f"{label} says it is layer {fact['layer']}"
+        elif fact["name"] in names:
+            problem = f"layers {names[fact['name']]} and {position} have the same name {fact['name']!r}"
+        elif fact["groups"] < 1 or fact["in_channels"] % fact["groups"] or fact["out_channels"] % fact["groups"]:
+            problem = f"{label}: groups={fact['groups']} does not divide in_channels={fact['in_channels']} and out_channels={fact['out_channels']}"
+        elif fact["n_filters"] != fact["out_channels"] * (fact["in_channels"] // fact["groups"]):
+            problem = (
+                f"{label}: n_filters={fact['n_filters']}, but out_channels × in_channels / groups = "
+                f"{fact['out_channels']} × {fact['in_channels']} / {fact['groups']}"
+            )
+        if problem:
+            break
+        names[fact["name"]] = position
+    if problem is None:
+        total = sum(f["n_filters"] for f in facts)
+        if total != num_rows:
+            problem = f"its layers hold {total} filters in all, but the file has {num_rows} rows"
+        elif "n_filters" in info and info["n_filters"] != total:
+            problem = f"the model info says {info['n_filters']} filters, its layers {total}"
+    if problem:
+        raise SchemaError(f"{path}: inconsistent layer metadata: {problem}; delete the file and rebuild the model")
 
 
 def iter_layer_kernels(
@@ -409,7 +508,12 @@ def _layers_of_row_groups(handle, path, pages, leaf, columns, check_finite, use_
 
     buffer = None
     for group in range(handle.num_row_groups):
-        small = handle.read_row_group(group, columns=["layer", *columns], use_threads=use_threads)
+        try:
+            small = handle.read_row_group(group, columns=["layer", *columns], use_threads=use_threads)
+        except (OSError, pa.ArrowException) as exc:  # a page of the layer column whose CRC does not match
+            raise DataError(
+                f"{path}: row group {group} is damaged ({exc}); delete the file and rebuild the model"
+            ) from None
         if small.num_rows == 0:
             continue
         if transient:

@@ -7,11 +7,11 @@ import sys
 import traceback
 from typing import Callable
 
-from .io import DataError, SchemaError
+from .io import DataError, SchemaError, WriteError
 from .sources.base import SourceError
 
 # sheet.SheetError is a ValueError (importing sheet here would cost every job pandas' import)
-USER_ERRORS = (SourceError, SchemaError, DataError, KeyError, ValueError, FileNotFoundError)
+USER_ERRORS = (SourceError, SchemaError, DataError, WriteError, KeyError, ValueError, FileNotFoundError)
 
 
 def run_step(snakemake, step: Callable[[], object]) -> None:

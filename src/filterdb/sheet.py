@@ -13,7 +13,8 @@ import yaml
 BOOLEAN_COLUMNS = ("pretrained", "trained", "trust_pickle")
 # sources whose models are trained weights unless the row says otherwise (packaged, user
 # files, imported databases); timm and torchvision rows are trained when pretrained
-PACKAGED_SOURCES = ("pypi", "npm", "checkpoint", "onnx", "parquet")
+IMPORTED_SOURCE = "parquet"  # a filters file that exists already: no fetch, no dump
+PACKAGED_SOURCES = ("pypi", "npm", "checkpoint", "onnx", IMPORTED_SOURCE)
 INTEGER_COLUMNS = ("seed",)
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}

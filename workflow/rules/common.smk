@@ -6,13 +6,22 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from filterdb.sheet import is_trained, load_sheets
+from filterdb.sheet import IMPORTED_SOURCE, is_trained, load_sheets
+from filterdb.workflow_inputs import (
+    check_config,
+    check_sources,
+    model_id_pattern,
+    sheet_row,
+)
 
+# unknown or mistyped keys first, with a "did you mean"; then the schema's defaults
+check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 validate(config, "../schemas/config.schema.yaml")
 
 MODEL_ROWS = load_sheets(
     config["sheets"], workflow.source_path("../schemas/models.schema.yaml")
 )
+check_sources(MODEL_ROWS)
 MODELS = sorted(MODEL_ROWS)
 if not MODELS:
     raise ValueError(f"config key 'sheets' ({config['sheets']}) lists no models")
@@ -32,7 +41,7 @@ if not BASIS_POOL:
         "imported or trained by the zoo); set basis.pool: all to fit the basis on every model"
     )
 # models whose filters file exists already (imported, e.g. `filterdb import-hdf5`): no fetch, no dump
-IMPORTED = {m for m in MODELS if MODEL_ROWS[m]["source"] == "parquet"}
+IMPORTED = {m for m in MODELS if MODEL_ROWS[m]["source"] == IMPORTED_SOURCE}
 for _model in sorted(IMPORTED):
     if not Path(MODEL_ROWS[_model]["reference"]).is_file():
         _row = MODEL_ROWS[_model]
@@ -49,7 +58,10 @@ if not isinstance(RANGE_POLICY, str):
 
 
 wildcard_constraints:
-    model="|".join(re.escape(m) for m in MODELS),
+    # the id pattern of the sheet schema, not an alternation of every id: Snakemake
+    # writes the constraint into every path it expands, so a list of 10,000 ids made
+    # a dry run quadratic (352 s); ids not in a sheet are refused by row_of()
+    model=model_id_pattern(workflow.source_path("../schemas/models.schema.yaml")),
     axis="|".join(re.escape(a) for a in AXES) if AXES else "(?!)",
 
 
@@ -64,14 +76,19 @@ def code_version(*modules):
     return digest.hexdigest()[:16]
 
 
+def row_of(model):
+    """The model's sheet row; an error naming the model when no sheet lists it."""
+    return sheet_row(MODEL_ROWS, model, config["sheets"])
+
+
 def public_row(model):
     """The model's sheet row without bookkeeping keys (a param: editing the row reruns it)."""
-    return {k: v for k, v in MODEL_ROWS[model].items() if not k.startswith("_")}
+    return {k: v for k, v in row_of(model).items() if not k.startswith("_")}
 
 
 def fetch_inputs(wildcards):
     """Files a model's fetch needs from other rules: the zoo's trained weights."""
-    if MODEL_ROWS[wildcards.model]["source"] == "train":
+    if row_of(wildcards.model)["source"] == "train":
         return {
             "weights": f"results/zoo/{wildcards.model}.safetensors",
             "record": f"results/zoo/{wildcards.model}.json",
@@ -114,8 +131,28 @@ def layer_stats_outputs():
     return outputs
 
 
+def per_model_files():
+    """Every per-model file the workflow writes. They are targets of `rule all`, so a
+    deleted one is rebuilt by the next run, not silently missing from a query."""
+    fetched = [m for m in MODELS if m not in IMPORTED]
+    patterns = [
+        "results/layers/{model}.parquet",
+        "results/moments/{model}.npz",
+        "results/hist/{model}.parquet",
+        "results/figdata/joint/{model}.parquet",
+        "results/figdata/first_filters/{model}.parquet",
+    ]
+    files = [path for pattern in patterns for path in per_model(pattern)]
+    files += per_model("results/models/{model}.json", fetched)
+    files += per_model("results/filters/{model}.parquet", fetched)
+    if RANGE_POLICY in ("paper", "per-coefficient") and not FROZEN_BASIS:
+        files += per_model("results/basis/range/{model}.json", BASIS_POOL)
+    return files
+
+
 def all_targets():
     return [
+        *per_model_files(),
         "results/db/models.parquet",
         "results/db/layers.parquet",
         *([] if FROZEN_BASIS else ["results/basis/basis_file.json"]),

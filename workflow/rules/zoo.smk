@@ -9,8 +9,18 @@ check_rows(MODEL_ROWS)  # a bad zoo row fails the dry run, naming model and colu
 ZOO_MODELS = zoo_models(MODEL_ROWS)
 ZOO = config.get("zoo", {})
 ZOO_GPU = cuda_visible(str(ZOO.get("device", "auto")))  # without importing torch
-# for `rule all` in the Snakefile: the zoo's timing table and the findings
-ZOO_TARGETS = ["results/zoo/timing.tsv", "results/findings.tsv"] if ZOO_MODELS else []
+# for `rule all` in the Snakefile: the zoo's models, timing table and findings
+ZOO_TARGETS = (
+    [
+        *expand(
+            "results/zoo/{model}.{ext}", model=ZOO_MODELS, ext=("safetensors", "json")
+        ),
+        "results/zoo/timing.tsv",
+        "results/findings.tsv",
+    ]
+    if ZOO_MODELS
+    else []
+)
 
 
 rule dataset:
@@ -36,11 +46,13 @@ rule dataset:
 
 rule train:
     input:
-        data=lambda wc: f"{CACHE_DIR}/datasets/{dataset_of(MODEL_ROWS[wc.model])}.npz",
-        record=lambda wc: f"{CACHE_DIR}/datasets/{dataset_of(MODEL_ROWS[wc.model])}.json",
+        data=lambda wc: f"{CACHE_DIR}/datasets/{dataset_of(row_of(wc.model))}.npz",
+        record=lambda wc: f"{CACHE_DIR}/datasets/{dataset_of(row_of(wc.model))}.json",
     output:
         weights="results/zoo/{model}.safetensors",
         record="results/zoo/{model}.json",
+        # the run's own measurements, kept out of the record (and so out of the database)
+        timing="results/benchmarks/train/{model}.json",
     log:
         "results/logs/train/{model}.log",
     benchmark:
@@ -68,6 +80,7 @@ rule train:
 rule zoo_timing:
     input:
         benchmarks=expand("results/benchmarks/train/{model}.tsv", model=ZOO_MODELS),
+        timings=expand("results/benchmarks/train/{model}.json", model=ZOO_MODELS),
         records=expand("results/zoo/{model}.json", model=ZOO_MODELS),
     output:
         report(

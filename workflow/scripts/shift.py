@@ -29,7 +29,17 @@ def step():
         model = pq.read_schema(path).metadata[io.MODEL_KEY].decode()
         if model in set(models["model"]):
             histograms[model] = read_histograms(path)
-    matrix, groups = axis_shift(models, layers, histograms, snakemake.params.axis, evr, edges, snakemake.params.eps, snakemake.params.min_group_filters)
+    matrix, groups = axis_shift(
+        models,
+        layers,
+        histograms,
+        snakemake.params.axis,
+        evr,
+        edges,
+        snakemake.params.eps,
+        snakemake.params.min_group_filters,
+        name=snakemake.wildcards.axis,
+    )
     io.write_text_atomic(snakemake.output.matrix, matrix.to_csv(sep="\t", float_format="%.6g"))  # for people
     io.write_table(shift_table(matrix), snakemake.output.table, io.file_metadata())  # full precision
     io.write_text_atomic(snakemake.output.groups, groups.to_csv(sep="\t", index=False))

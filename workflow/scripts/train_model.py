@@ -14,6 +14,7 @@ def step():
         snakemake.output.record,
         device=None if snakemake.params.device == "auto" else snakemake.params.device,
         threads=snakemake.threads,
+        timing_path=snakemake.output.timing,
     )
 
 

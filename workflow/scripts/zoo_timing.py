@@ -5,7 +5,7 @@ from filterdb.zoo.train import timing_table
 
 
 def step():
-    table = timing_table(snakemake.input.benchmarks, snakemake.input.records)
+    table = timing_table(snakemake.input.benchmarks, snakemake.input.timings, snakemake.input.records)
     write_text_atomic(snakemake.output[0], table.to_csv(sep="\t", index=False, float_format="%.2f"))
 
 

@@ -97,8 +97,17 @@ def read_onnx(model_id: str, path: str | Path) -> LoadedModel:
         """The float array behind a node input, and how it was stored."""
         if name in init:
             t = init[name]
-            return numpy_helper.to_array(t), _precision_of(t.data_type)
+            try:
+                return numpy_helper.to_array(t), _precision_of(t.data_type)
+            except Exception as exc:  # data shorter than its dims, an unknown type, ...
+                raise SourceError(
+                    f"model {model_id!r}: tensor {name!r} in {str(path)!r} is malformed "
+                    f"(dims {list(t.dims)}, type {t.data_type}: {exc})"
+                ) from None
         node = producer.get(name)
+        if node is not None and node.op_type == "Cast":  # the graph computes with the cast values
+            array, label = tensor(node.input[0])
+            return array.astype(np.float32), label
         if node is not None and node.op_type in _PASSTHROUGH:
             return tensor(node.input[0])
         if node is not None and node.op_type == "DequantizeLinear":

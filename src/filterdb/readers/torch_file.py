@@ -56,6 +56,32 @@ def load_state_dict(model_id: str, path: Path, trust_pickle: bool = False) -> di
     return state
 
 
+_FLOAT_LABELS = {"torch.float32": "fp32", "torch.float16": "fp16", "torch.bfloat16": "bf16", "torch.float64": "fp64"}
+
+
+def stored_precision(tensor) -> str:
+    """The stored dtype of a weight tensor as filterdb labels it: fp32, fp16, bf16, int8-quantised, ..."""
+    if tensor.is_quantized:
+        return f"{str(tensor.dtype).removeprefix('torch.q')}-quantised"  # qint8 → int8-quantised
+    return _FLOAT_LABELS.get(str(tensor.dtype), str(tensor.dtype).removeprefix("torch."))
+
+
+def float_weight(model_id: str, key: str, tensor, path) -> "object":
+    """A weight tensor as float32: quantised tensors dequantised with their own scale;
+    plain integer tensors (codes without a scale) refused, naming the file and tensor."""
+    import torch
+
+    if tensor.is_quantized:
+        return tensor.dequantize().float()
+    if not (tensor.is_floating_point() or tensor.dtype == torch.bool):
+        raise SourceError(
+            f"model {model_id!r}: tensor {key!r} in {str(path)!r} is stored as {str(tensor.dtype).removeprefix('torch.')} "
+            "with no scale; these are quantised codes, not weights. Dequantise them (weights = scale × (codes − "
+            "zero point)) or save the model as a quantised torch model"
+        )
+    return tensor.float()
+
+
 def read_torch(model_id: str, paths: Sequence[str | Path], trust_pickle: bool = False) -> LoadedModel:
     """Conv layers (every 4-D ``*.weight``) of one or more torch state-dict files."""
     import torch
@@ -68,11 +94,11 @@ def read_torch(model_id: str, paths: Sequence[str | Path], trust_pickle: bool = 
         for key, value in state.items():
             if not (isinstance(value, torch.Tensor) and value.ndim == 4 and key.endswith("weight")):
                 continue
-            labels.add({torch.float16: "fp16", torch.bfloat16: "bf16"}.get(value.dtype, "fp32"))
+            labels.add(stored_precision(value))
             convs.append(
                 ConvLayer(
                     name=f"{path.stem}/{key}" if many else key,
-                    weight=value.detach().float().numpy().astype(np.float32, copy=False),
+                    weight=float_weight(model_id, key, value.detach(), path).numpy().astype(np.float32, copy=False),
                     distance=len(convs),
                 )
             )

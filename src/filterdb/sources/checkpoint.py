@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..readers.torch_file import float_weight, stored_precision
 from .base import LoadedModel, SourceError, local_file, require
 from .timm_source import create
 from .torch_graph import convs_from_module
@@ -21,7 +22,7 @@ def read_state_dict(model_id: str, path: Path) -> dict:
     if not path.is_file():
         raise SourceError(f"model {model_id!r}: checkpoint file {str(path)!r} does not exist")
     try:
-        if path.suffix == ".safetensors":
+        if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file
 
             state = load_file(str(path))
@@ -52,6 +53,11 @@ def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
     arch = str(require(row, "arch"))
     state = read_state_dict(model_id, Path(manifest["path"]))
     module = create(model_id, arch, pretrained=False)
+    path = Path(manifest["path"])
+    # the stored dtypes, before load_state_dict casts them silently to the module's float32
+    labels = {stored_precision(v) for k, v in state.items() if getattr(v, "ndim", 0) == 4 and k.endswith("weight")}
+    state = {k: float_weight(model_id, k, v, path) if hasattr(v, "is_quantized") and k.endswith(("weight", "bias"))
+             else v for k, v in state.items()}  # fmt: skip
     try:
         result = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches
@@ -72,5 +78,6 @@ def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
         model_id,
         module,
         input_shape=input_size,
+        precision="+".join(sorted(labels)) or "fp32",
         source_detail={"path": manifest["path"], "sha256": manifest["sha256"], "arch": arch},
     )

@@ -49,10 +49,11 @@ def model_columns(record: Mapping[str, Any]) -> dict[str, Any]:
         "test_loss": final["test_loss"],
         "test_accuracy": final["test_accuracy"],
         "train_steps": int(record["steps"]),
-        "train_wall_s": float(record["wall_s"]),
+        # no times, host or threads: the model table is the same on every machine and
+        # executor (they are in results/zoo/timing.tsv)
         "train_device": record["device"],
         "n_parameters": int(record["n_parameters"]),
-        "train_curve": json.dumps(record["curve"], sort_keys=True),
+        "train_curve": json.dumps([{k: v for k, v in p.items() if k != "seconds"} for p in record["curve"]], sort_keys=True),
     }
 
 

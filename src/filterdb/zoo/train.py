@@ -214,9 +214,14 @@ def train(
     device: str | None = None,
     threads: int | None = None,
     after_epoch: Callable[[int], None] | None = None,
+    timing_path: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train (or resume), then write the weights and the record; returns the record.
 
+    The record holds what the training did (settings, curve, final figures), the same
+    bytes on every machine and executor; what the run measured (wall and CPU seconds,
+    per-epoch seconds, threads) goes to ``timing_path`` (a benchmark file), never into
+    the record, from which the model table is made.
     after_epoch(e) is called after epoch e's checkpoint is written (tests use it to
     interrupt a run).
     """
@@ -308,45 +313,54 @@ def train(
         "family": architectures.family(config.architecture),
         "dataset": {"name": config.dataset, "sha256": data.sha256, "visual_category": data.spec.visual_category,
                     "train_images": int(len(subset)), "test_images": int(min(len(data.y_test), EVAL_IMAGES))},
-        "curve": curve,
+        "curve": [{k: v for k, v in point.items() if k != "seconds"} for point in curve],
         "final": {"train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss, "test_accuracy": test_acc},
         "steps": steps_per_epoch * config.epochs,
         "n_parameters": int(sum(v.numel() for k, v in state.items() if not k.endswith("num_batches_tracked"))),
         "device": device,
-        "threads": int(torch.get_num_threads()) if threads is None else int(threads),
         "torch": torch.__version__,
-        "wall_s": time.perf_counter() - started,
-        "cpu_s": time.process_time() - started_cpu,  # all threads; not inflated by other load
         "resumed_after_epoch": first_epoch if first_epoch else None,
         "weights_sha256": io.sha256_of(weights_path),
     }  # fmt: skip
+    timing = {
+        "model": config.model,
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - started_cpu,  # all threads; not inflated by other load
+        "epoch_seconds": [point.get("seconds") for point in curve],
+        "threads": int(torch.get_num_threads()) if threads is None else int(threads),
+        "device": device,
+    }
+    if timing_path is not None:
+        io.write_json_atomic(timing_path, timing)
     io.write_json_atomic(record_path, record)
     ckpt.unlink(missing_ok=True)
     return record
 
 
-def timing_table(benchmarks: list[str], records: list[str]):
+def timing_table(benchmarks: list[str], timings: list[str], records: list[str]):
     """Per-model training time plus a TOTAL row (sums: the zoo run one job at a time).
 
     wall_s and cpu_s are the benchmark's wall and CPU seconds of the whole job (imports
     included); cpu_s is the figure that other load on the machine does not inflate.
 
-    benchmarks: Snakemake ``benchmark:`` files of the train rule; records: the matching
-    training records, in the same order.
+    benchmarks: Snakemake ``benchmark:`` files of the train rule; timings: the timing
+    files ``train`` wrote (``timing_path``); records: the matching training records;
+    all three in the same order.
     """
     import pandas as pd
 
     rows = []
-    for bench, record_path in zip(benchmarks, records):
+    for bench, timing_path, record_path in zip(benchmarks, timings, records):
         measured = pd.read_csv(bench, sep="\t")
+        timing = json.loads(Path(timing_path).read_text())
         record = json.loads(Path(record_path).read_text())
         rows.append({
             "model": record["model"], "wall_s": float(measured["s"].iloc[0]),
             "cpu_s": float(measured["cpu_time"].iloc[0]) if "cpu_time" in measured else float("nan"),
-            "train_s": float(record["wall_s"]), "train_cpu_s": float(record.get("cpu_s", float("nan"))),
+            "train_s": float(timing["wall_s"]), "train_cpu_s": float(timing.get("cpu_s", float("nan"))),
             "max_rss_mb": float(measured["max_rss"].iloc[0]),
             "epochs": int(record["config"]["epochs"]), "train_images": int(record["dataset"]["train_images"]),
-            "device": record["device"], "threads": int(record["threads"]),
+            "device": timing["device"], "threads": int(timing["threads"]),
         })  # fmt: skip
     table = pd.DataFrame(rows, columns=["model", "wall_s", "cpu_s", "train_s", "train_cpu_s", "max_rss_mb", "epochs", "train_images", "device", "threads"])
     total = {"model": "TOTAL", "wall_s": table["wall_s"].sum(), "cpu_s": table["cpu_s"].sum(), "train_s": table["train_s"].sum(),
