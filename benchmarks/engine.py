@@ -48,6 +48,8 @@ KINDS = {
 ANALYSIS = ("stats", "basis", "range", "edges", "histograms", "shift")  # one run of the study
 # the same study with ``shift.range`` fixed in the config: no range pass, no edges reduce
 FIXED_RANGE = tuple(s for s in ANALYSIS if s not in ("range", "edges"))
+# with a frozen basis (``basis.from``): statistics and histograms from one read, then the shift
+FROZEN = ("onepass", "shift")
 TASKS = ["classification", "segmentation", "detection", "generation"]
 CATEGORIES = ["natural", "medical", "artworks", "plants"]
 
@@ -84,9 +86,9 @@ def job(stage: str, root: Path, models: list[dict]) -> dict:
     started = time.perf_counter()
     cpu_started = cpu_seconds()
     n = 0
-    if stage in ("range", "histograms"):
+    if stage in ("range", "histograms", "onepass"):
         b = basis.basis_from_json(json.loads((root / "basis.json").read_text()))
-    if stage == "histograms":
+    if stage in ("histograms", "onepass"):
         edges = np.asarray(json.loads((root / "edges.json").read_text())["edges"])
     for m in models:
         path = filters / f"{m['model']}.parquet"
@@ -100,6 +102,13 @@ def job(stage: str, root: Path, models: list[dict]) -> dict:
             table = stats.write_layer_stats(
                 path, root / "layers" / f"{m['model']}.parquet", m["model"], moments_path=root / "moments" / f"{m['model']}.npz"
             )
+            n += sum(table.column("n_filters").to_pylist())
+        elif stage == "onepass":  # the layer_stats job with a frozen basis
+            table = stats.write_layer_stats(
+                path, root / "layers1" / f"{m['model']}.parquet", m["model"],
+                moments_path=root / "moments1" / f"{m['model']}.npz",
+                histograms_path=root / "hist1" / f"{m['model']}.parquet", binning=(b, edges),
+            )  # fmt: skip
             n += sum(table.column("n_filters").to_pylist())
         elif stage == "moments":
             total = basis.moments(path)
@@ -219,13 +228,13 @@ def reduce(stage: str, root: Path, models: list[dict]) -> dict:
 def benchmark(n_filters: int, jobs: int, workdir: Path, keep: bool) -> dict:
     models = plan(n_filters)
     root = Path(tempfile.mkdtemp(prefix=f"filterdb-bench-{n_filters:.0e}-", dir=workdir))
-    for sub in ("filters", "layers", "moments", "moments_only", "range", "hist"):
+    for sub in ("filters", "layers", "moments", "moments_only", "range", "hist", "layers1", "moments1", "hist1"):
         (root / sub).mkdir()
     total = sum(sum(a * b for a, b in KINDS[m["kind"]]) for m in models)
     print(f"# {len(models)} models, {sum(len(KINDS[m['kind']]) for m in models)} layers, {total:,} filters in {root}", file=sys.stderr)
     rows = []
     try:
-        for stage in ("write", "read", "stats", "moments", "basis", "range", "edges", "histograms", "shift"):
+        for stage in ("write", "read", "stats", "moments", "basis", "range", "edges", "histograms", "shift", "onepass"):
             if stage in ("basis", "edges", "shift"):
                 row = reduce_step(stage, root, models, total)
             else:
@@ -295,6 +304,13 @@ def markdown(result: dict) -> str:
         f"{result['n_filters'] / sum(r['wall_s'] for r in fixed) / 1e6:.1f} | | | "
         f"{result['n_filters'] / sum(cpu_bound_s(r, jobs) for r in fixed) / 1e6:.1f} | |"
     )
+    frozen = [r for r in result["stages"] if r["stage"] in FROZEN]
+    if len(frozen) == len(FROZEN):
+        lines.append(
+            f"| analysis with a frozen basis ({', '.join(FROZEN)}) | {sum(r['wall_s'] for r in frozen):.2f} | "
+            f"{result['n_filters'] / sum(r['wall_s'] for r in frozen) / 1e6:.1f} | | | "
+            f"{result['n_filters'] / sum(cpu_bound_s(r, jobs) for r in frozen) / 1e6:.1f} | |"
+        )
     return "\n".join(lines)
 
 
