@@ -14,7 +14,7 @@ MAX_FINDINGS_ROWS = 60
 
 def _cell(value) -> str:
     if isinstance(value, (float, np.floating)):
-        text = "" if value != value else f"{value:.4g}"
+        text = "" if value != value else f"{value + 0.0:.4g}"  # + 0.0: no "-0"
     elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         text = f"{value:,}"
     else:
@@ -100,7 +100,7 @@ tr:nth-child(even){background:#fafafa}
 
 def html_table(frame: pd.DataFrame, title: str) -> str:
     """A standalone HTML page holding one table (floats to 4 significant digits)."""
-    body = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+    body = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v + 0.0:.4g}", border=0, escape=True)
     return (
         f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>{_STYLE}</head>"
         f"<body><h3>{html.escape(title)}</h3><p>{len(frame):,} rows.</p>\n{body}\n</body></html>\n"
