@@ -10,6 +10,17 @@ from .common import MIN_FONT, fmt_count, placeholder, plt, wrap
 from .style import OTHER, Groups
 
 
+def group_densities(edges: np.ndarray, counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Probability per unit of each coefficient: group → (9, bins), each row integrating to 1
+    over the bin edges (9, bins + 1)."""
+    edges = np.asarray(edges, dtype=np.float64)
+    out = {}
+    for name, c in counts.items():
+        c = np.asarray(c, dtype=np.float64)
+        out[name] = c / (c.sum(axis=1, keepdims=True) * np.diff(edges, axis=1))
+    return out
+
+
 def coefficient_densities(
     edges: np.ndarray,
     counts: dict[str, np.ndarray],
@@ -31,10 +42,7 @@ def coefficient_densities(
         return placeholder(f"No filters to draw coefficient distributions by {groups.column}.",
                            title="Coefficient densities")
     colours = groups.palette_for(names)
-    densities = {}
-    for name in names:
-        c = np.asarray(counts[name], dtype=np.float64)
-        densities[name] = c / (c.sum(axis=1, keepdims=True) * np.diff(edges, axis=1))
+    densities = group_densities(edges, {name: counts[name] for name in names})
     floors = [min(d[i][d[i] > 0].min(initial=np.inf) for d in densities.values()) / 2 for i in range(9)]
     floors = [f if np.isfinite(f) else 1e-6 for f in floors]
     n = len(names)

@@ -107,7 +107,7 @@ def group_comparison(
     metrics = (("entropy_ratio", "H / TH(n)"), ("sparsity", "sparsity"))
     for axis, line_axis, (metric, label) in zip((top_left, top_right), bottom, metrics):
         data = [kept.loc[kept["_drawn"] == g, metric].dropna().to_numpy(dtype=float) for g in drawn]
-        boxes = axis.boxplot(data, positions=range(n), widths=0.6, vert=False, showfliers=False, patch_artist=True,
+        boxes = axis.boxplot(data, positions=range(n), widths=0.6, orientation="horizontal", showfliers=False, patch_artist=True,
                              medianprops={"color": "black"})
         for patch, g in zip(boxes["boxes"], drawn):
             patch.set(facecolor=palette[g], alpha=0.35, edgecolor="#555555")

@@ -86,10 +86,11 @@ def shift_heatmap(
     matrix = matrix.loc[order, order]
     sizes = groups.set_index("group")
     names = [decile_label(g) if deciles else g for g in order]
-    labels = [f"{wrap(name, 34)} ({sizes.loc[g, 'models']} m, {fmt_count(sizes.loc[g, 'filters'])} f)"
-              for name, g in zip(names, order)]
     n = len(order)
-    cell = min(0.55, max(0.2, 7.0 / n))  # inches: 7 pt labels need ≥ 0.2 in a row
+    cell = min(0.55, max(0.2, 7.0 / n))  # inches: a 7 pt label needs ≥ 0.2 in a row
+    two_lines = cell * 72 >= 2 * 1.3 * MIN_FONT  # else one line each, however long
+    labels = [f"{wrap(name, 34) if two_lines else name} ({sizes.loc[g, 'models']} m, "
+              f"{fmt_count(sizes.loc[g, 'filters'])} f)" for name, g in zip(names, order)]
     longest = max(len(line) for label in labels for line in label.splitlines())
     label_inches = longest * 0.6 * MIN_FONT / 72 + 0.2
     figure = plt.figure(figsize=(n * cell + label_inches + 2.2, n * cell + label_inches + 1.2), layout="constrained")
