@@ -30,7 +30,7 @@ from filterdb.plots.groups import group_comparison
 from filterdb.plots.noise import replicate_noise, replicate_sets, split_half_noise
 from filterdb.plots.shift import decile_label, kept_groups, order_groups, shift_heatmap, shift_summary
 from filterdb.plots.style import OTHER, OTHER_COLOUR, PALETTE, rank_groups
-from filterdb.plots.summary import database_summary, html_table
+from filterdb.plots.summary import database_summary, html_table, size_tables
 from filterdb.shift import bin_edges, histogram_counts, shift_matrix
 
 BINS = 20
@@ -537,7 +537,13 @@ def test_database_summary_is_valid_rst_with_the_sizes(db):
     n_filters = int(db["models"]["n_filters"].sum())
     assert f"{len(db['models']):,} models" in html and f"{n_filters:,} filters" in html
     assert "Size by source" in html and "deeper layers are sparser" in html
-    assert html.count("<table") == 4  # source, task, visual category, findings
+    # no table: the report draws this page in a narrow column beside the rule graph
+    assert "<table" not in html and max(len(line) for line in text.splitlines()) < 300
+
+
+def test_size_tables_page_holds_every_group(db):
+    page = size_tables(db["models"], db["layers"])
+    assert page.count("<table") == 3 and all(f"<td>{c}</td>" in page for c in CATEGORIES)
 
 
 def test_database_summary_without_findings_says_why(db):

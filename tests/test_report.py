@@ -165,7 +165,30 @@ def test_report_opens_in_headless_chromium(report, tmp_path):
     console = [line for line in shot.stderr.splitlines() if ":CONSOLE" in line and "tailwindcss.com" not in line]
     assert shot.returncode == 0 and not console, console or shot.stderr[-3000:]
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
-    assert "How to read it." in dom.stdout and "Groups drawn (10 of 10)" in dom.stdout, "the caption did not render"
+    assert "How to read it." in dom.stdout and "Groups drawn (10 of 10," in dom.stdout, "the caption did not render"
+
+
+def test_report_opening_text_leaves_the_rule_graph_its_space(report, tmp_path):
+    """At 1400×1000 the opening text (left column) ends left of the rule graph: no table or
+    line of it runs under the graph (measured in the browser, written into the DOM)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    measure = ("<script>setTimeout(function(){var g=document.getElementById('rulegraph');"
+               "var p=document.querySelector('.prose');var right=0;"
+               "p.querySelectorAll('*').forEach(function(x){right=Math.max(right,x.getBoundingClientRect().right);});"
+               "var o=document.createElement('pre');o.id='layout';o.textContent='LAYOUT '+Math.round(right)+' '+"
+               "Math.round(g.getBoundingClientRect().left)+' '+g.getBoundingClientRect().width;"
+               "document.body.appendChild(o);},3000);</script></body>")
+    html = report.read_text()
+    page = tmp_path / "measured.html"
+    page.write_text(html[: html.rindex("</body>")] + measure + html[html.rindex("</body>") + len("</body>"):])
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000", "--virtual-time-budget=8000"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    found = re.search(r"LAYOUT (\d+) (\d+) ([\d.]+)", dom.stdout)
+    assert found, dom.stderr[-2000:]
+    text_right, graph_left, graph_width = int(found[1]), int(found[2]), float(found[3])
+    assert graph_width > 100 and text_right <= graph_left, (text_right, graph_left)
 
 
 def test_report_before_the_run_names_the_missing_figure(tmp_path):

@@ -342,6 +342,12 @@ rule report_summary:
         layers="results/db/layers.parquet",
     output:
         summary=SUMMARY_RST,
+        sizes=report(
+            "results/report/sizes.html",
+            caption="../report/sizes_table.rst",
+            category="6. Tables",
+            labels={"table": "size by source, task, category"},
+        ),
         models=report(
             "results/report/models.html",
             caption="../report/models_table.rst",

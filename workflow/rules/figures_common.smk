@@ -61,6 +61,7 @@ FIGURES = [
     ),
     *expand("results/cards/{model}.png", model=MODELS),
     SUMMARY_RST,
+    "results/report/sizes.html",
     "results/report/models.html",
     "results/report/layers.html",
 ]
