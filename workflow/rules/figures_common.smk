@@ -30,7 +30,9 @@ BASIS_SUBSET_MODELS = sorted(
     if str(row.get(BASIS_SUBSET["column"], "")) == str(BASIS_SUBSET["value"])
 )
 if not BASIS_SUBSET_MODELS:
-    _values = sorted({str(r.get(BASIS_SUBSET["column"], "")) for r in MODEL_ROWS.values()})
+    _values = sorted(
+        {str(r.get(BASIS_SUBSET["column"], "")) for r in MODEL_ROWS.values()}
+    )
     raise ValueError(
         f"config key figures.basis_subset: no model of the sheets has {BASIS_SUBSET['column']} = "
         f"{BASIS_SUBSET['value']!r}; values there: {', '.join(_values)}"
