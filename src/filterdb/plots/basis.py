@@ -36,7 +36,7 @@ def basis_figure(components: np.ndarray, ratio: np.ndarray, n_filters: int, subs
             rows.append((subset["label"], sub_components, sub_ratio, int(subset["n_filters"]), cosine))
         else:
             subset_note = f"\nsubset {subset['label']}: fewer than two filters, no basis"
-    figure, axes = plt.subplots(len(rows), 9, figsize=(10, 2.1 * len(rows) + 0.6), squeeze=False,
+    figure, axes = plt.subplots(len(rows), 9, figsize=(10, 1.8 * len(rows) + 0.9), squeeze=False,
                                 layout="constrained")
     image = None
     for r, (label, comps, share, count, cosine) in enumerate(rows):

@@ -11,7 +11,7 @@ import pandas as pd
 from .common import MIN_FONT, fmt_count, placeholder, plt, wrap
 from .degeneracy import draw_cutoffs
 from .filters import _cmap, filter_mosaic
-from .style import FLAG_COLOURS, LINE
+from .style import FLAGGED, LINE
 
 
 def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np.ndarray | None, cutoffs: dict):
@@ -42,7 +42,7 @@ def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np
         axis.grid(alpha=0.3)
     flagged = layers[["flag_sparse", "flag_collapsed"]].any(axis=1).to_numpy()
     for axis, column in ((sparsity_axis, "sparsity"), (ratio_axis, "entropy_ratio")):
-        axis.scatter(x[flagged], layers[column].to_numpy()[flagged], color=FLAG_COLOURS["sparse"], zorder=3, s=14)
+        axis.scatter(x[flagged], layers[column].to_numpy()[flagged], color=FLAGGED, zorder=3, s=14)
     draw_cutoffs(sparsity_axis, ratio_axis, cutoffs, label=False)
     sparsity_axis.set_ylim(-0.03, 1.03)
     ratio_axis.set_ylim(0, max(1.2, float(np.nanmax(layers["entropy_ratio"].to_numpy(dtype=float), initial=0)) + 0.05))
@@ -56,7 +56,7 @@ def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np
         shown = filters_axis.imshow(image, cmap=_cmap(), vmin=-1, vmax=1, interpolation="nearest")
         filters_axis.set_title(f"first {k} filters of the first 3×3 layer\n{wrap(first['name'], 44)}",
                                fontsize=MIN_FONT + 1)
-        figure.colorbar(shown, ax=filters_axis, location="bottom", shrink=0.9, aspect=30,
+        figure.colorbar(shown, ax=filters_axis, location="bottom", shrink=0.9, aspect=30, ticks=[-1, -0.5, 0, 0.5, 1],
                         label="weight / layer max |w|")
     filters_axis.set_xticks([])  # not axis("off"): the layout then keeps the title clear of the suptitle
     filters_axis.set_yticks([])

@@ -6,21 +6,20 @@ import numpy as np
 import pandas as pd
 
 from .common import MIN_FONT, fmt_count, footnote, placeholder, plt, wrap
-from .style import FLAG_COLOURS, LINE, OTHER, OTHER_COLOUR, rank_groups
+from .style import CUTOFF_COLOUR, CUTOFF_STYLES, LINE, OTHER, OTHER_COLOUR, rank_groups
 
 FLAGS = {"flag_sparse": "sparse", "flag_collapsed": "collapsed", "flag_random_like": "random-like"}
 
 
 def draw_cutoffs(sparsity_axis, ratio_axis, cutoffs: dict, label: bool = True, vertical: bool = False) -> None:
     """The configured layer cut-offs as lines (horizontal; vertical where the metric is on x)."""
-    line = sparsity_axis.axvline if vertical else sparsity_axis.axhline
-    line(cutoffs["sparse_min"], ls="--", color=FLAG_COLOURS["sparse"], lw=0.9,
-         label=f"sparse: sparsity ≥ {cutoffs['sparse_min']:g}" if label else None)
-    line = ratio_axis.axvline if vertical else ratio_axis.axhline
-    line(cutoffs["collapsed_max"], ls="--", color=FLAG_COLOURS["collapsed"], lw=0.9,
-         label=f"collapsed: H/TH ≤ {cutoffs['collapsed_max']:g}" if label else None)
-    line(cutoffs["random_like_min"], ls=":", color=FLAG_COLOURS["random-like"], lw=1.1,
-         label=f"random-like: H/TH > {cutoffs['random_like_min']:g}" if label else None)
+    lines = ((sparsity_axis, "sparse", cutoffs["sparse_min"], f"sparse: sparsity ≥ {cutoffs['sparse_min']:g}"),
+             (ratio_axis, "collapsed", cutoffs["collapsed_max"], f"collapsed: H/TH ≤ {cutoffs['collapsed_max']:g}"),
+             (ratio_axis, "random-like", cutoffs["random_like_min"],
+              f"random-like: H/TH > {cutoffs['random_like_min']:g}"))
+    for axis, flag, value, text in lines:
+        draw = axis.axvline if vertical else axis.axhline
+        draw(value, ls=CUTOFF_STYLES[flag], color=CUTOFF_COLOUR, lw=1.0, label=text if label else None)
 
 
 DECILE_CENTRES = np.arange(10) / 10 + 0.05
@@ -53,7 +52,8 @@ def degeneracy_by_depth(layers: pd.DataFrame, cutoffs: dict, panels: str = "visu
     n = len(drawn)
     columns = min(n, 4)
     rows = -(-n // columns)
-    figure, grid = plt.subplots(2 * rows, columns, figsize=(10, 3.0 * rows + 1.2), sharex=True, squeeze=False,
+    figure, grid = plt.subplots(2 * rows, columns, figsize=(min(10, 2.5 * columns + 1.5), 3.0 * rows + 1.4),
+                                sharex=True, squeeze=False,
                                 layout="constrained")
     top = max(1.2, float(np.nanmax(layers["entropy_ratio"].to_numpy(dtype=float), initial=0)) + 0.05)
     for index in range(rows * columns):
@@ -74,7 +74,7 @@ def degeneracy_by_depth(layers: pd.DataFrame, cutoffs: dict, panels: str = "visu
             x = DECILE_CENTRES[band.index]
             axis.fill_between(x, band["q1"], band["q3"], color=colours[name], alpha=0.3, linewidth=0)
             axis.plot(x, band["median"], color=LINE, lw=1.3)
-            axis.set_xlim(0, 1)
+            axis.set_xlim(-0.03, 1.03)
             axis.grid(alpha=0.3)
         draw_cutoffs(upper, lower, cutoffs, label=index == 0)
         upper.set_ylim(-0.03, 1.03)
@@ -98,7 +98,7 @@ def degeneracy_by_depth(layers: pd.DataFrame, cutoffs: dict, panels: str = "visu
     names += ["median per depth decile", "interquartile range per decile (points: layers)"]
     figure.legend(handles, names, loc="outside lower center", ncols=3, frameon=False)
     note = f"; '{OTHER}' pools {len(groups.pooled)} smaller groups" if groups.pooled else ""
-    figure.suptitle(f"Degenerated layers by depth, one panel per {panels} (m: models, f: filters{note})")
+    figure.suptitle(f"Degenerated layers by depth, one panel per {panels}\n(m: models, f: filters{note})")
     return figure
 
 

@@ -139,7 +139,7 @@ def group_comparison(
         cut_handles += h
         cut_names += t
     figure.legend(handles + cut_handles, names + cut_names, loc="outside lower center", ncols=min(5, len(names) + 3),
-                  frameon=False, title=f"{column} (colour), flag cut-offs (dashed)")
+                  frameon=False, title=f"{column} (colour), flag cut-offs (grey lines)")
     subtitle = "m: models, f: filters"
     if pooled:
         subtitle += f"; '{OTHER}' pools the {len(pooled)} smallest groups (figures.top_groups = {top_n})"

@@ -35,8 +35,11 @@ MAX_NAMED = len(PALETTE)  # the largest top_n a figure can colour apart
 OTHER = "other"
 OTHER_COLOUR = "#8C8C8C"
 
-# layer flags and metrics, the same in every figure and card
-FLAG_COLOURS = {"sparse": "#D55E00", "collapsed": "#CC79A7", "random-like": "#0072B2"}
+# layer flags and metrics, the same in every figure and card; cut-off lines are neutral
+# (told apart by their dash) so that they never read as one of the groups' colours
+FLAGGED = "#D55E00"  # a layer flagged sparse or collapsed (model cards)
+CUTOFF_COLOUR = "#4D4D4D"
+CUTOFF_STYLES = {"sparse": "--", "collapsed": "-.", "random-like": ":"}
 LINE = "#333333"  # a single model's or the whole database's line
 DIVERGING = "RdBu_r"  # weights and components: red positive, blue negative, white zero
 SEQUENTIAL = "viridis"  # shift D: perceptually uniform, readable in grey
