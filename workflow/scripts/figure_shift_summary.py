@@ -25,7 +25,7 @@ def step():
                                                               f"max {values.max():.3g}" if len(values) else ", no pair"))
     write_notes(snakemake.output.notes, [
         "Per axis: " + "; ".join(lines) + ".",
-        noise_sentence(noise).replace("red line on the colour bar", "dashed line"),
+        noise_sentence(noise).replace("red mark on the colour bar", "dashed line"),
     ])
 
 

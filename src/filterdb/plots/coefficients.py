@@ -48,7 +48,7 @@ def coefficient_densities(
     n = len(names)
     figure, axes = plt.subplots(n, 9, figsize=(10, 0.62 * n + 1.5), sharex="col", sharey="col", squeeze=False,
                                 layout="constrained")
-    figure.get_layout_engine().set(w_pad=0.01, h_pad=0.01, hspace=0.0, wspace=0.0)
+    figure.get_layout_engine().set(w_pad=0.01, h_pad=0.01, hspace=0.0, wspace=0.04)  # keeps "2" and "−2" apart
     for row, name in enumerate(names):
         models, filters = groups.size(name)
         pooled = f"{len(groups.pooled)} groups, " if name == OTHER else ""
@@ -67,7 +67,6 @@ def coefficient_densities(
                                 ha="right", va="center", fontsize=MIN_FONT)
     for i in range(9):
         axes[0, i].set_title(f"c{i}\n{100 * evr[i]:.1f} %", fontsize=MIN_FONT + 1)
-        axes[-1, i].set_xlabel(f"c{i}", fontsize=MIN_FONT)
     title = f"Density of each basis coefficient by {groups.column} (log scale, one scale per column)"
     note = "m: models, f: filters; column titles: share of variance"
     if groups.pooled:
@@ -76,6 +75,7 @@ def coefficient_densities(
         note += f"; left out (too small): {', '.join(left_out[:8])}" + (
             f" and {len(left_out) - 8} more" if len(left_out) > 8 else "")
     figure.suptitle(title + "\n" + wrap(note, 140))
+    figure.supxlabel("coefficient value (one range for every row of a column)", fontsize=MIN_FONT + 1)
     return figure
 
 

@@ -77,8 +77,8 @@ def noise_sentence(record: Mapping) -> str:
     if record.get("pairs"):
         pairs = ", ".join(f"``{p['a']}``–``{p['b']}`` {p['D']:.3g}" for p in record["pairs"][:6])
         more = f" and {len(record['pairs']) - 6} more" if len(record["pairs"]) > 6 else ""
-        return (f"**Noise floor** (red line on the colour bar): D = {value:.3g}, the largest D between replicates "
+        return (f"**Noise floor** (red mark on the colour bar): D = {value:.3g}, the largest D between replicates "
                 f"(models that differ only by their seed): {pairs}{more}. A shift below it cannot be told from noise.")
-    return (f"**Noise floor** (red line on the colour bar): D = {value:.3g} between two random halves of the "
+    return (f"**Noise floor** (red mark on the colour bar): D = {value:.3g} between two random halves of the "
             f"database's {record.get('layers', 0):,} layers (no replicate seeds in the sheets). A shift below it "
             "cannot be told from noise.")

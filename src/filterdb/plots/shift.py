@@ -96,7 +96,7 @@ def shift_heatmap(
     figure = plt.figure(figsize=(n * cell + label_inches + 2.2, n * cell + label_inches + 1.2), layout="constrained")
     axis = figure.add_subplot()
     values = matrix.to_numpy(dtype=np.float64)
-    top = max(values.max(), (noise_floor or 0) * 1.05, 1e-12)
+    top = max(values.max(), 1e-12)  # the floor never stretches the scale: the cells keep their contrast
     image = axis.imshow(values, cmap=SEQUENTIAL, vmin=0, vmax=top, aspect="equal")
     printed = cell_fits_numbers(cell)
     if printed:
@@ -111,9 +111,12 @@ def shift_heatmap(
     axis.tick_params(length=2)
     bar = figure.colorbar(image, ax=axis, shrink=min(1.0, max(0.5, 3.0 / (n * cell))), aspect=25)
     label = "shift D (symmetric KL weighted by\nexplained variance; nats)"
-    if noise_floor is not None:
+    if noise_floor is not None and noise_floor <= top:
         bar.ax.axhline(noise_floor, color=NOISE_COLOUR, lw=2)
         label += f"\nred line: noise floor {noise_floor:.2g}"
+    elif noise_floor is not None:  # above every cell: a marker at the top of the bar
+        bar.ax.plot([0.5], [1.0], marker="^", ms=7, color=NOISE_COLOUR, transform=bar.ax.transAxes, clip_on=False)
+        label += f"\nred ▲: noise floor {noise_floor:.2g},\nabove every cell"
     bar.set_label(label, fontsize=MIN_FONT + 1)
     order_note = "axis order" if ordered else "ordered by mean shift to the other groups"
     subtitle = f"{order_note}; m: models, f: filters" + ("" if printed else "; too many groups to print values")
