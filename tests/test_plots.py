@@ -587,7 +587,7 @@ def drawn_texts(figure):
         for axis in axes._axis_map.values():
             for tick in axis.get_major_ticks() + axis.get_minor_ticks():
                 tick_labels.update({id(tick.label1), id(tick.label2)})
-            if axes.get_visible():
+            if axes.get_visible() and axes.axison and axis.get_visible():
                 for tick in axis._update_ticks():  # the ticks matplotlib draws
                     drawn += [t for t in (tick.label1, tick.label2) if t.get_visible() and t.get_text().strip()]
     for text in figure.findobj(plt.Text):
@@ -706,6 +706,8 @@ def every_figure(db):
     yield "degenerated_models", degenerated_models(layers, 40, models)
     for column in ("family", "source"):
         yield f"groups_{column}", group_comparison(table, column, column, DEFAULT_CUTOFFS, min_group_filters=200)
+    yield "groups_precision (a placeholder: one group)", group_comparison(table, "precision", "precision",
+                                                                          DEFAULT_CUTOFFS)
     row = models.set_index("model").loc[model].to_dict()
     yield "card", model_card(model, row, own, db["kernels"][(model, 0)][:64], DEFAULT_CUTOFFS)
 

@@ -150,7 +150,7 @@ def shift_summary(matrices: Mapping[str, pd.DataFrame], noise_floor: float | Non
         )
     order = sorted(spread, key=lambda a: (-float(np.median(spread[a])), a))
     n = len(order)
-    figure, axis = plt.subplots(figsize=(min(12, max(6, 0.75 * n + 3)), 4.5), layout="constrained")
+    figure, axis = plt.subplots(figsize=(min(12, max(6, 1.2 * n + 2)), 4.5), layout="constrained")
     axis.boxplot([spread[a] for a in order], positions=range(n), widths=0.6, showfliers=False,
                  medianprops={"color": "black"}, boxprops={"color": "#555555"})
     rng = np.random.default_rng(0)  # fixed jitter: same inputs, same picture
@@ -165,7 +165,7 @@ def shift_summary(matrices: Mapping[str, pd.DataFrame], noise_floor: float | Non
         axis.set_yscale("log")
     if noise_floor is not None and noise_floor > 0:
         axis.axhline(noise_floor, color=NOISE_COLOUR, lw=1.2, ls="--", label=f"noise floor {noise_floor:.2g}")
-        axis.legend(loc="upper right", frameon=False)
+        axis.legend(loc="lower left", frameon=False)
     axis.set_ylabel("pairwise shift D between groups (nats)")
     axis.set_title("Which axis moves filters most: pairwise shift D per axis (ordered by median)")
     axis.grid(axis="y", alpha=0.3)
