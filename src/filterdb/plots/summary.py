@@ -9,7 +9,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-MAX_FINDINGS_ROWS = 60
+from .common import fmt_count
+
+MAX_FINDINGS_ROWS = 6  # on the opening page; the whole table is its own page
 
 
 def _cell(value) -> str:
@@ -51,14 +53,13 @@ def size_by(models: pd.DataFrame, layers: pd.DataFrame, column: str) -> pd.DataF
     return table.astype({"models": int, "layers": int, "filters": int})
 
 
-def size_lines(table: pd.DataFrame, column: str, limit: int = 8) -> list[str]:
-    """A size table as short bullet lines (they wrap in the report's narrow opening column)."""
-    lines = [f"- {_cell(row[column])}: {row['models']:,} models, {row['layers']:,} layers, {row['filters']:,} filters"
+def size_line(table: pd.DataFrame, column: str, limit: int = 5) -> str:
+    """A size table as one short paragraph: the largest groups, then how many more."""
+    parts = [f"{_cell(row[column])} {row['models']:,} models, {fmt_count(row['filters'])} filters"
              for _, row in table.head(limit).iterrows()]
     if len(table) > limit:
-        rest = table.iloc[limit:]
-        lines.append(f"- {len(rest)} more: {int(rest['models'].sum()):,} models, {int(rest['filters'].sum()):,} filters")
-    return lines
+        parts.append(f"and {len(table) - limit} more")
+    return f"**Size by {column.replace('_', ' ')}:** " + "; ".join(parts) + "."
 
 
 def database_summary(
@@ -70,9 +71,9 @@ def database_summary(
 ) -> str:
     """The opening page's body: database size, size by source/task/category, flags, findings.
 
-    The report draws this text in a narrow column beside the workflow's rule graph, so it
-    holds no wide table: sizes and findings are short lines here, and whole tables on their
-    own pages (``size_tables``, ``findings_table``).
+    The report draws this text in a narrow column beside the workflow's rule graph, and
+    centres it vertically (a text taller than the window loses its top): so it holds no
+    table and stays short; whole tables are pages of their own (``size_tables``).
     """
     n_models = len(models)
     with_filters = int((models["n_filters"] > 0).sum())
@@ -91,7 +92,7 @@ def database_summary(
     ]
     for column in by:
         if column in models.columns:
-            parts += [f"**Size by {column.replace('_', ' ')}**", "", *size_lines(size_by(models, layers, column), column), ""]
+            parts += [size_line(size_by(models, layers, column), column), ""]
     parts += ["Findings", "--------", ""]
     if findings is None or findings.empty:
         parts += [findings_note, ""]
@@ -102,8 +103,8 @@ def database_summary(
             else:
                 parts.append("- " + "; ".join(f"{_cell(k)}: {_cell(v)}" for k, v in row.items()))
         if len(findings) > MAX_FINDINGS_ROWS:
-            parts.append(f"- … {len(findings) - MAX_FINDINGS_ROWS} more in ``results/findings.tsv``")
-        parts += ["", "Each claim with its measure, value and reference: *Findings* (``results/findings.tsv``).", ""]
+            parts.append(f"- … {len(findings) - MAX_FINDINGS_ROWS} more under *Findings*")
+        parts += ["", "Each claim with its measure, value and reference: *Findings*.", ""]
     return "\n".join(parts)
 
 
