@@ -169,15 +169,17 @@ def test_report_opens_in_headless_chromium(report, tmp_path):
 
 
 def test_report_opening_text_leaves_the_rule_graph_its_space(report, tmp_path):
-    """At 1400×1000 the opening text (left column) ends left of the rule graph: no table or
-    line of it runs under the graph (measured in the browser, written into the DOM)."""
+    """At 1400×1000 the opening text (left column) ends left of the rule graph (no table or
+    line of it runs under the graph) and starts inside the window (measured in the browser,
+    written into the DOM)."""
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
     measure = ("<script>setTimeout(function(){var g=document.getElementById('rulegraph');"
                "var p=document.querySelector('.prose');var right=0;"
                "p.querySelectorAll('*').forEach(function(x){right=Math.max(right,x.getBoundingClientRect().right);});"
                "var o=document.createElement('pre');o.id='layout';o.textContent='LAYOUT '+Math.round(right)+' '+"
-               "Math.round(g.getBoundingClientRect().left)+' '+g.getBoundingClientRect().width;"
+               "Math.round(g.getBoundingClientRect().left)+' '+g.getBoundingClientRect().width+' '+"
+               "Math.round(p.getBoundingClientRect().top);"
                "document.body.appendChild(o);},3000);</script></body>")
     html = report.read_text()
     page = tmp_path / "measured.html"
@@ -185,10 +187,12 @@ def test_report_opening_text_leaves_the_rule_graph_its_space(report, tmp_path):
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000", "--virtual-time-budget=8000"]
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
-    found = re.search(r"LAYOUT (\d+) (\d+) ([\d.]+)", dom.stdout)
+    found = re.search(r"LAYOUT (\d+) (\d+) ([\d.]+) (-?\d+)", dom.stdout)
     assert found, dom.stderr[-2000:]
-    text_right, graph_left, graph_width = int(found[1]), int(found[2]), float(found[3])
+    text_right, graph_left, graph_width, text_top = int(found[1]), int(found[2]), float(found[3]), int(found[4])
     assert graph_width > 100 and text_right <= graph_left, (text_right, graph_left)
+    # the column is centred vertically: a text taller than the window would lose its top
+    assert text_top >= 0, text_top
 
 
 def test_report_before_the_run_names_the_missing_figure(tmp_path):
