@@ -176,11 +176,11 @@ def test_report_opening_text_leaves_the_rule_graph_its_space(report, tmp_path):
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
     measure = ("<script>setTimeout(function(){var g=document.getElementById('rulegraph');"
                "var p=document.querySelector('.prose');var right=0;"
-               "p.querySelectorAll('*').forEach(function(x){right=Math.max(right,x.getBoundingClientRect().right);});"
-               "var o=document.createElement('pre');o.id='layout';o.textContent='LAYOUT '+Math.round(right)+' '+"
+               "var top=1e9;p.querySelectorAll('*').forEach(function(x){var r=x.getBoundingClientRect();"
+               "right=Math.max(right,r.right);top=Math.min(top,r.top);});"
+               "document.title='LAYOUT '+Math.round(right)+' '+"
                "Math.round(g.getBoundingClientRect().left)+' '+g.getBoundingClientRect().width+' '+"
-               "Math.round(p.getBoundingClientRect().top);"
-               "document.body.appendChild(o);},3000);</script></body>")
+               "Math.round(top);},6000);</script></body>")
     html = report.read_text()
     page = tmp_path / "measured.html"
     page.write_text(html[: html.rindex("</body>")] + measure + html[html.rindex("</body>") + len("</body>"):])

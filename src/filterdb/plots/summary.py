@@ -55,7 +55,8 @@ def size_by(models: pd.DataFrame, layers: pd.DataFrame, column: str) -> pd.DataF
 
 def size_line(table: pd.DataFrame, column: str, limit: int = 5) -> str:
     """A size table as one short paragraph: the largest groups, then how many more."""
-    parts = [f"{_cell(row[column])} {row['models']:,} models, {fmt_count(row['filters'])} filters"
+    parts = [f"{_cell(row[column])} {row['models']:,} model{'s' if row['models'] != 1 else ''}, "
+             f"{fmt_count(row['filters'])} filters"
              for _, row in table.head(limit).iterrows()]
     if len(table) > limit:
         parts.append(f"and {len(table) - limit} more")
@@ -87,7 +88,7 @@ def database_summary(
         f"**{n_models:,} models** ({with_filters:,} with 3×3 convolutions), **{len(layers):,} 3×3 layers**, "
         f"**{n_filters:,} filters**. Flagged layers: "
         + ", ".join(f"{v:,} {k}" for k, v in flagged.items())
-        + ". Whole tables: sizes, models and layers under *6. Tables*; the findings under *Findings*.",
+        + ". Whole tables: *6. Tables*; each finding with its measure and reference: *Findings*.",
         "",
     ]
     for column in by:
@@ -104,7 +105,7 @@ def database_summary(
                 parts.append("- " + "; ".join(f"{_cell(k)}: {_cell(v)}" for k, v in row.items()))
         if len(findings) > MAX_FINDINGS_ROWS:
             parts.append(f"- … {len(findings) - MAX_FINDINGS_ROWS} more under *Findings*")
-        parts += ["", "Each claim with its measure, value and reference: *Findings*.", ""]
+        parts += [""]
     return "\n".join(parts)
 
 
