@@ -1,6 +1,7 @@
 """Every plotting function on a small synthetic database: a non-empty image of the expected
-size, an explanatory placeholder where there is nothing to compare, same bytes twice,
-and tick labels that do not overlap for 20+ groups."""
+size, an explanatory placeholder where there is nothing to compare, same bytes twice; and
+every figure and card on synthetic databases of 5 and 50 groups, checked from matplotlib's
+renderer: no two texts overlap, no text leaves the figure, no text under 7 pt."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ from filterdb.basis import add_moments, basis_from_moments, empty_moments, proje
 from filterdb.metrics import DEFAULT_CUTOFFS
 from filterdb.plots.basis import basis_figure
 from filterdb.plots.card import model_card
-from filterdb.plots.coefficients import coefficient_densities, joint_density
+from filterdb.plots.coefficients import coefficient_densities, group_densities, joint_density
 from filterdb.plots.common import placeholder, plt, save, save_all
 from filterdb.plots.data import first_filters, joint_counts, models_line, read_first_filters, read_joint
 from filterdb.plots.degeneracy import degeneracy_by_depth, degenerated_models, model_flag_shares
 from filterdb.plots.filters import filter_mosaic, first_filters_figure
 from filterdb.plots.groups import group_comparison
-from filterdb.plots.shift import kept_groups, order_groups, shift_heatmap, shift_summary
-from filterdb.plots.summary import database_summary, html_table
+from filterdb.plots.noise import replicate_noise, replicate_sets, split_half_noise
+from filterdb.plots.shift import decile_label, kept_groups, order_groups, shift_heatmap, shift_summary
+from filterdb.plots.style import OTHER, OTHER_COLOUR, PALETTE, rank_groups
+from filterdb.plots.summary import database_summary, html_table, size_tables
 from filterdb.shift import bin_edges, histogram_counts, shift_matrix
 
 BINS = 20
@@ -153,34 +156,56 @@ def test_basis_figure(tmp_path, db):
     check_image(tmp_path, figure, min_size=(1000, 200))
 
 
+def test_basis_figure_draws_the_subset_basis_beside_the_global_one(db):
+    basis = db["basis"]
+    figure = basis_figure(basis["components"], basis["explained_variance_ratio"], basis["n_filters"],
+                          {"label": "faces", "components": basis["components"][::-1],
+                           "ratio": basis["explained_variance_ratio"], "n_filters": 7})
+    images = [a.images[0] for a in figure.axes if a.images]
+    assert len(images) == 18
+    # row 2 holds the subset's components; |cos| with the global one of the same index
+    np.testing.assert_array_equal(images[9].get_array(), basis["components"][8].reshape(3, 3))
+    text = texts_of(figure)
+    assert "faces" in text
+    cosine = abs(float(basis["components"][8] @ basis["components"][0]))
+    assert f"|cos| {cosine:.2f}" in text
+    plt.close(figure)
+
+
 def test_basis_figure_without_basis_is_a_placeholder():
     assert_placeholder(basis_figure(np.full((9, 9), np.nan), np.full(9, np.nan), 0), "fewer than two filters")
 
 
 def test_coefficient_densities(tmp_path, db):
-    counts, sizes = group_counts(db, "visual_category")
-    figure = coefficient_densities(db["edges"], counts, sizes, db["basis"]["explained_variance_ratio"],
-                                   "visual_category", left_out=["tiny"])
-    assert len(figure.axes) == 9
+    counts, _ = group_counts(db, "visual_category")
+    groups = rank_groups(joined(db), "visual_category")
+    figure = coefficient_densities(db["edges"], counts, groups, db["basis"]["explained_variance_ratio"],
+                                   left_out=["tiny"])
+    assert len(figure.axes) == 9 * len(CATEGORIES)  # one row per group, one column per coefficient
     for i, axis in enumerate(figure.axes):  # one shared range per coefficient: the bin edges
-        assert axis.get_xlim() == pytest.approx((db["edges"][i, 0], db["edges"][i, -1]))
-        assert len(axis.lines) == len(CATEGORIES)
+        assert axis.get_xlim() == pytest.approx((db["edges"][i % 9, 0], db["edges"][i % 9, -1]))
+    labels = [figure.axes[9 * r].get_ylabel().split("\n")[0] for r in range(len(CATEGORIES))]
+    assert labels == groups.shown  # largest group first
     assert "tiny" in texts_of(figure)
-    check_image(tmp_path, figure, min_size=(1200, 900))
+    check_image(tmp_path, figure, min_size=(1200, 400))
 
 
-def test_coefficient_densities_integrate_to_one(db):
-    counts, sizes = group_counts(db, "visual_category")
-    figure = coefficient_densities(db["edges"], counts, sizes, db["basis"]["explained_variance_ratio"], "x")
-    line = figure.axes[0].lines[0]
-    width = np.diff(db["edges"][0])
-    assert np.sum(line.get_ydata() * width) == pytest.approx(1.0)
+def test_coefficient_densities_integrate_to_one_and_are_drawn(db):
+    counts, _ = group_counts(db, "visual_category")
+    densities = group_densities(db["edges"], counts)
+    for density in densities.values():
+        np.testing.assert_allclose((density * np.diff(db["edges"], axis=1)).sum(axis=1), 1.0)
+    groups = rank_groups(joined(db), "visual_category")
+    figure = coefficient_densities(db["edges"], counts, groups, db["basis"]["explained_variance_ratio"])
+    drawn = figure.axes[0].collections[0].get_paths()[0].vertices[:, 1]  # row 1, c0: the largest group
+    expected = densities[groups.shown[0]][0]
+    assert all(np.isclose(drawn, v).any() for v in expected[expected > 0])
     plt.close(figure)
 
 
 def test_coefficient_densities_without_filters_is_a_placeholder(db):
-    sizes = pd.DataFrame(columns=["group", "models", "filters"])
-    assert_placeholder(coefficient_densities(db["edges"], {}, sizes, np.ones(9) / 9, "task"), "No filters")
+    groups = rank_groups(joined(db), "task")
+    assert_placeholder(coefficient_densities(db["edges"], {}, groups, np.ones(9) / 9), "No filters")
 
 
 def test_joint_density(tmp_path, db):
@@ -189,7 +214,8 @@ def test_joint_density(tmp_path, db):
     figure = joint_density(db["edges"][0], db["edges"][1], counts, db["basis"]["explained_variance_ratio"])
     mesh = figure.axes[0].collections[0]
     assert type(mesh.norm).__name__ == "LogNorm"
-    assert "log" in figure.axes[1].get_ylabel()  # the colour bar names its quantity and scale
+    label = figure.axes[1].get_ylabel()  # the colour bar names its quantity and scale
+    assert "log" in label and "normalised" in label and "unit²" not in label
     check_image(tmp_path, figure, min_size=(600, 500))
     assert_placeholder(joint_density(db["edges"][0], db["edges"][1], np.zeros((BINS, BINS))), "empty")
 
@@ -210,9 +236,41 @@ def test_shift_heatmap_orders_by_mean_shift_and_labels_sizes(tmp_path, db):
     assert [label.split(" (")[0] for label in labels] == expected
     assert all(" m, " in label and " f)" in label for label in labels)
     annotations = [t.get_text() for t in axis.texts]
-    assert len(annotations) == len(matrix) ** 2
+    assert len(annotations) == len(matrix) ** 2 and all(t.get_fontsize() >= 7 for t in axis.texts)
     assert "shift D" in figure.axes[1].get_ylabel()
     check_image(tmp_path, figure)
+
+
+def test_shift_heatmap_marks_the_noise_floor_on_the_colour_bar(db):
+    matrix, sizes = shift_inputs(db, "family")
+    top = float(matrix.to_numpy().max())
+    figure = shift_heatmap(matrix, sizes, "family", noise_floor=top / 2)
+    bar = figure.axes[1]
+    assert [line.get_ydata()[0] for line in bar.lines] == [pytest.approx(top / 2)]
+    assert f"noise floor {top / 2:.2g}" in bar.get_ylabel()
+    plt.close(figure)
+    figure = shift_heatmap(matrix, sizes, "family", noise_floor=top * 2)  # above every cell: the scale stays
+    bar = figure.axes[1]
+    assert bar.get_ylim()[1] == pytest.approx(top) and "above every cell" in bar.get_ylabel()
+    plt.close(figure)
+
+
+def test_shift_heatmap_prints_no_numbers_where_they_would_be_under_7pt():
+    names = [str(i) for i in range(40)]
+    values = np.abs(np.subtract.outer(np.arange(40.0), np.arange(40.0))) / 40
+    sizes = pd.DataFrame({"group": names, "models": 1, "filters": 5_000, "status": "kept"})
+    figure = shift_heatmap(pd.DataFrame(values, index=names, columns=names), sizes, "many")
+    assert not figure.axes[0].texts and "too many groups to print values" in texts_of(figure)
+    plt.close(figure)
+
+
+def test_depth_deciles_are_labelled_by_their_interval(db):
+    assert [decile_label(g) for g in ("0", "9", "x")] == ["0.0–0.1", "0.9–1.0", "x"]
+    matrix, sizes = shift_inputs(db, "depth_decile")
+    figure = shift_heatmap(matrix, sizes, "depth_decile", ordered=True, deciles=True)
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert labels[0].startswith("0.0–0.1 (") and labels[-1].startswith("0.9–1.0 (")
+    plt.close(figure)
 
 
 def test_shift_heatmap_depth_keeps_its_order_and_names_left_out_groups(db):
@@ -305,12 +363,27 @@ def test_filter_mosaic_places_filters_on_the_layer_scale():
 
 def test_degeneracy_by_depth(tmp_path, db):
     figure = degeneracy_by_depth(joined(db), DEFAULT_CUTOFFS, "family")
-    left, right = figure.axes[:2]
-    assert any(line.get_ydata()[0] == DEFAULT_CUTOFFS["sparse_min"] for line in left.lines)
+    panels = [a for a in figure.axes if a.get_visible()]
+    assert len(panels) == 2 * len(FAMILIES)  # one panel (sparsity over H/TH) per family
+    upper, lower = figure.axes[0], figure.axes[len(FAMILIES) if len(FAMILIES) < 4 else 4]
+    assert any(line.get_ydata()[0] == DEFAULT_CUTOFFS["sparse_min"] for line in upper.lines)
     assert {DEFAULT_CUTOFFS["collapsed_max"], DEFAULT_CUTOFFS["random_like_min"]} <= {
-        line.get_ydata()[0] for line in right.lines}
-    assert "sparsity" in left.get_ylabel() and "TH" in right.get_ylabel()
+        line.get_ydata()[0] for line in lower.lines}
+    assert "sparsity" in upper.get_ylabel() and "TH" in lower.get_ylabel()
     check_image(tmp_path, figure, min_size=(1200, 400))
+
+
+def test_degeneracy_by_depth_draws_median_and_quartiles_per_decile(db):
+    table = joined(db)
+    family = rank_groups(table, "family").shown[0]
+    figure = degeneracy_by_depth(table, DEFAULT_CUTOFFS, "family")
+    part = table[table["family"] == family]
+    decile = np.clip(np.floor(part["conv_depth_norm"] * 10), 0, 9)
+    expected = part.groupby(decile)["sparsity"].median()
+    median = [line for line in figure.axes[0].lines if len(line.get_xdata()) > 2][0]
+    np.testing.assert_allclose(median.get_xdata(), expected.index / 10 + 0.05)
+    np.testing.assert_allclose(median.get_ydata(), expected.to_numpy())
+    plt.close(figure)
     assert_placeholder(degeneracy_by_depth(joined(db).iloc[0:0], DEFAULT_CUTOFFS), "No 3×3 layers")
 
 
@@ -328,9 +401,19 @@ def test_degenerated_models_ranks_the_worst_first(tmp_path, db):
 
 def test_group_comparison(tmp_path, db):
     figure = group_comparison(joined(db), "zoo_vs_wild", "source", DEFAULT_CUTOFFS, values=["train", "timm"])
-    labels = [t.get_text().split(" (")[0] for t in figure.axes[0].get_xticklabels()]
-    assert labels == ["train", "timm"]  # the configured order
+    labels = [t.get_text().split("\n")[0] for t in figure.axes[0].get_yticklabels()]
+    assert labels == ["train", "timm"]  # the configured order, top to bottom
     check_image(tmp_path, figure, min_size=(1200, 900))
+
+
+def test_group_comparison_pools_groups_beyond_top_n_as_other(db):
+    table = joined(db).assign(bucket=[f"b{i % 6}" for i in range(len(joined(db)))])
+    figure = group_comparison(table, "many", "bucket", DEFAULT_CUTOFFS, top_n=3)
+    labels = [t.get_text().split("\n")[0] for t in figure.axes[0].get_yticklabels()]
+    ranking = rank_groups(table, "bucket", 3)
+    assert labels == ranking.shown + [OTHER]
+    assert "3 groups" in figure.axes[0].get_yticklabels()[-1].get_text()
+    plt.close(figure)
 
 
 def test_group_comparison_with_one_group_is_a_placeholder(db):
@@ -344,7 +427,7 @@ def test_group_comparison_leaves_out_small_groups(db):
     figure = group_comparison(joined(db), "fam", "family", DEFAULT_CUTOFFS, min_group_filters=int(sizes.iloc[0]) + 1)
     text = texts_of(figure)
     plt.close(figure)
-    assert f"left out, too small: {sizes.index[0]}" in text
+    assert f"left out (under {int(sizes.iloc[0]) + 1:,} filters): {sizes.index[0]}" in text
 
 
 def test_group_comparison_unknown_column_names_the_config_key(db):
@@ -355,7 +438,7 @@ def test_group_comparison_unknown_column_names_the_config_key(db):
 def test_group_comparison_with_22_groups_has_readable_labels(db):
     table = joined(db)
     table = table.assign(bucket=[f"bucket number {i % 22}" for i in range(len(table))])
-    assert_no_overlap(group_comparison(table, "many", "bucket", DEFAULT_CUTOFFS), "x")
+    assert_no_overlap(group_comparison(table, "many", "bucket", DEFAULT_CUTOFFS), "y")
 
 
 def test_model_card(tmp_path, db):
@@ -458,7 +541,13 @@ def test_database_summary_is_valid_rst_with_the_sizes(db):
     n_filters = int(db["models"]["n_filters"].sum())
     assert f"{len(db['models']):,} models" in html and f"{n_filters:,} filters" in html
     assert "Size by source" in html and "deeper layers are sparser" in html
-    assert html.count("<table") == 4  # source, task, visual category, findings
+    # no table: the report draws this page in a narrow column beside the rule graph
+    assert "<table" not in html and max(len(line) for line in text.splitlines()) < 300
+
+
+def test_size_tables_page_holds_every_group(db):
+    page = size_tables(db["models"], db["layers"])
+    assert page.count("<table") == 3 and all(f"<td>{c}</td>" in page for c in CATEGORIES)
 
 
 def test_database_summary_without_findings_says_why(db):
@@ -482,3 +571,198 @@ def test_kept_groups_follow_the_matrix_order_and_the_minimum():
     assert kept_groups(matrix, groups, 1_000) == ["b", "7"]
     assert kept_groups(matrix, groups, None) == ["b", "a", "7"]
     assert kept_groups(matrix, groups, 5_000) == []
+
+
+# --- one style at 5 and at 50 groups: text checked from the renderer -------------------------
+
+MIN_PT = 7.0
+
+
+def drawn_texts(figure):
+    """Every text the renderer draws: tick labels of the ticks inside the view, and every other
+    visible, non-empty text (titles, axis labels, legends, annotations, colour bars)."""
+    figure.canvas.draw()
+    tick_labels, drawn = set(), []
+    for axes in figure.get_axes():
+        for axis in axes._axis_map.values():
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                tick_labels.update({id(tick.label1), id(tick.label2)})
+            if axes.get_visible() and axes.axison and axis.get_visible():
+                for tick in axis._update_ticks():  # the ticks matplotlib draws
+                    drawn += [t for t in (tick.label1, tick.label2) if t.get_visible() and t.get_text().strip()]
+    for text in figure.findobj(plt.Text):
+        if id(text) in tick_labels or not text.get_visible() or not text.get_text().strip():
+            continue
+        if text.axes is not None and not text.axes.get_visible():
+            continue
+        drawn.append(text)
+    return drawn
+
+
+def text_problems(figure, tolerance: float = 1.0) -> list[str]:
+    """Texts under 7 pt, texts (partly) outside the figure, and pairs of overlapping texts."""
+    texts = drawn_texts(figure)
+    renderer = figure.canvas.get_renderer()
+    width, height = figure.bbox.width, figure.bbox.height
+    boxes = [(t, t.get_window_extent(renderer)) for t in texts]
+    problems = []
+    for text, box in boxes:
+        if text.get_fontsize() < MIN_PT - 1e-9:
+            problems.append(f"{text.get_fontsize():.1f} pt: {text.get_text()[:40]!r}")
+        if box.x0 < -tolerance or box.y0 < -tolerance or box.x1 > width + tolerance or box.y1 > height + tolerance:
+            problems.append(f"outside the figure: {text.get_text()[:40]!r}")
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            if (min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0) > tolerance
+                    and min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0) > tolerance):
+                problems.append(f"overlap: {a.get_text()[:30]!r} / {b.get_text()[:30]!r}")
+    return problems
+
+
+def test_text_check_finds_overlap_small_text_and_clipping():
+    figure, axis = plt.subplots(figsize=(3, 2))
+    axis.set_title("a title")
+    axis.text(0.5, 1.02, "over the title", transform=axis.transAxes, ha="center")
+    axis.set_xlabel("tiny", fontsize=5)
+    figure.text(0.9, 0.5, "runs off the right edge")
+    problems = text_problems(figure)
+    plt.close(figure)
+    assert any(p.startswith("overlap") and "over the title" in p for p in problems)
+    assert any(p.startswith("5.0 pt") for p in problems)
+    assert any(p.startswith("outside") and "runs off" in p for p in problems)
+
+
+def scaled_db(n_groups: int) -> dict:
+    """A synthetic database with ``n_groups`` families, categories and (up to 6) sources:
+    two models per group, 3–6 layers each, long names on every fourth group."""
+    rng = np.random.default_rng(n_groups)
+    models, layers, kernels, moments = [], [], {}, {}
+    total = empty_moments()
+    for m in range(2 * n_groups):
+        g = m % n_groups
+        name = f"model_{m:03d}_" + "long" * (m % 5)
+        models.append({"model": name, "family": f"Family {g} with a long name" if g % 3 == 0 else f"Fam{g}",
+                       "visual_category": f"category {g}" + (" (photographs of many things)" if g % 4 == 0 else ""),
+                       "task": "classification", "source": f"source{g % 6}", "precision": "fp32",
+                       "training_dataset": "none", "n_filters": 0})
+        moments[name] = empty_moments()
+        n_layers = 3 + m % 4
+        for layer in range(n_layers):
+            n = 8 * (layer + 1) * (1 + g % 5)
+            w = (rng.normal(size=(n, 9)) * (0.3 if g % 2 else 1.0) + (g % 3) * 0.1).astype(np.float32)
+            kernels[(name, layer)] = w
+            add_moments(total, w)
+            add_moments(moments[name], w)
+            depth = layer / (n_layers - 1)
+            layers.append({"model": name, "layer": layer, "name": f"features.block{layer}.sequential.conv_{layer}/Conv2D",
+                           "n_filters": n, "conv_depth_norm": depth, "depth_decile": min(int(depth * 10), 9),
+                           "sparsity": rng.uniform(0, 0.7), "entropy_ratio": rng.uniform(0.2, 1.1),
+                           "orthogonality": rng.uniform(0.5, 1), "abs_max": float(np.abs(w).max())})
+        models[-1]["n_filters"] = sum(r["n_filters"] for r in layers if r["model"] == name)
+    models, layers = pd.DataFrame(models), pd.DataFrame(layers)
+    layers["flag_sparse"] = layers["sparsity"] >= 0.5
+    layers["flag_collapsed"] = layers["entropy_ratio"] <= 0.5
+    layers["flag_random_like"] = layers["entropy_ratio"] > 1.0
+    basis = basis_from_moments([total])
+    coefficients = {key: project(w, basis) for key, w in kernels.items()}
+    everything = np.concatenate(list(coefficients.values()))
+    edges = bin_edges(np.full(9, everything.min()), np.full(9, everything.max()), BINS)
+    hist = {key: histogram_counts(c, edges) for key, c in coefficients.items()}
+    return {"models": models, "layers": layers, "kernels": kernels, "hist": hist, "basis": basis, "edges": edges,
+            "moments": moments, "coefficients": coefficients}
+
+
+def every_figure(db):
+    """(name, figure) for every figure and a card, drawn as the workflow draws them."""
+    models, layers = db["models"], db["layers"]
+    table = joined(db)
+    basis, evr = db["basis"], db["basis"]["explained_variance_ratio"]
+    subset = basis_from_moments([db["moments"][m] for m in models["model"][:3]])
+    yield "basis", basis_figure(basis["components"], evr, basis["n_filters"], {
+        "label": "visual_category = category 0", "components": subset["components"],
+        "ratio": subset["explained_variance_ratio"], "n_filters": subset["n_filters"]})
+    groups = rank_groups(table, "visual_category")
+    drawn = table.assign(drawn=groups.key(table["visual_category"]))
+    sums = {}
+    for row in drawn.itertuples(index=False):
+        sums[row.drawn] = sums.get(row.drawn, 0) + db["hist"][(row.model, row.layer)]
+    yield "coefficients", coefficient_densities(db["edges"], sums, groups, evr, ["a group left out"])
+    c = np.concatenate(list(db["coefficients"].values()))
+    counts, _, _ = np.histogram2d(c[:, 0], c[:, 1], bins=[db["edges"][0], db["edges"][1]])
+    yield "joint_c0_c1", joint_density(db["edges"][0], db["edges"][1], counts, evr)
+    matrices = {}
+    for column in ("family", "visual_category", "depth_decile"):
+        sums, sizes = group_counts(db, column)
+        matrices[column] = shift_matrix(sums, evr)
+        sizes["status"] = "kept"
+        deciles = column == "depth_decile"
+        yield f"shift_{column}", shift_heatmap(matrices[column], sizes, column, deciles, None, 0.05, deciles)
+    yield "shift_summary", shift_summary(matrices, 0.05)
+    model = models["model"].iloc[1]
+    own = layers[layers["model"] == model]
+    kernels = {layer: db["kernels"][(model, layer)][:32] for layer in own["layer"]}
+    yield "first_filters", first_filters_figure(own, kernels, model, 32)
+    yield "degeneracy_by_depth", degeneracy_by_depth(table, DEFAULT_CUTOFFS, "visual_category")
+    yield "degenerated_models", degenerated_models(layers, 40, models)
+    for column in ("family", "source"):
+        yield f"groups_{column}", group_comparison(table, column, column, DEFAULT_CUTOFFS, min_group_filters=200)
+    yield "groups_precision (a placeholder: one group)", group_comparison(table, "precision", "precision",
+                                                                          DEFAULT_CUTOFFS)
+    row = models.set_index("model").loc[model].to_dict()
+    yield "card", model_card(model, row, own, db["kernels"][(model, 0)][:64], DEFAULT_CUTOFFS)
+
+
+@pytest.mark.parametrize("n_groups", [5, 50])
+def test_every_figure_keeps_its_text_readable(n_groups):
+    db = scaled_db(n_groups)
+    problems = {}
+    for name, figure in every_figure(db):
+        found = text_problems(figure)
+        plt.close(figure)
+        if found:
+            problems[name] = found[:5]
+    assert not problems, problems
+
+
+def test_colours_are_fixed_by_rank_and_other_is_grey(db):
+    table = joined(db)
+    groups = rank_groups(table, "family", top_n=2)
+    assert groups.ranked == tuple(table.groupby("family")["n_filters"].sum().sort_values(ascending=False).index)
+    assert [groups.colour(g) for g in groups.shown] == list(PALETTE[:2])
+    assert groups.drawn == groups.shown + [OTHER] and groups.colour(OTHER) == OTHER_COLOUR
+    subset = rank_groups(table[table["family"] != groups.ranked[0]], "family")
+    assert rank_groups(table, "family").palette_for(subset.shown)[groups.ranked[1]] == PALETTE[1]  # same everywhere
+    with pytest.raises(ValueError, match="figures.top_groups"):
+        rank_groups(table, "family", top_n=len(PALETTE) + 1)
+
+
+def test_palette_is_colour_blind_safe_enough():
+    """Every two named colours differ in lightness or hue under simulated deuteranopia
+    (Machado et al. 2009, severity 1): a floor on their distance in linear RGB."""
+    deuteranopia = np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                             [-0.011820, 0.042940, 0.968881]])
+    rgb = np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in PALETTE])
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    seen = np.clip(linear @ deuteranopia.T, 0, 1)
+    distance = np.linalg.norm(seen[:, None] - seen[None], axis=-1)[np.triu_indices(len(PALETTE), 1)]
+    assert distance.min() > 0.05
+
+
+def test_replicates_are_rows_that_differ_only_by_seed():
+    rows = {"a": {"model": "a", "arch": "vgg", "seed": 0, "notes": "x", "_line": 3},
+            "b": {"model": "b", "arch": "vgg", "seed": 1, "notes": "y", "_line": 4},
+            "c": {"model": "c", "arch": "resnet", "seed": 0},
+            "d": {"model": "d", "arch": "resnet", "seed": 0, "notes": "same seed: not a replicate"}}
+    assert replicate_sets(rows) == [["a", "b"]]
+
+
+def test_noise_floor_is_zero_for_identical_replicates_and_the_largest_pair(db):
+    evr = db["basis"]["explained_variance_ratio"]
+    counts = {m: sum(db["hist"][k] for k in db["hist"] if k[0] == m) for m in ("m0", "m1", "m2")}
+    value, pairs = replicate_noise({"a": counts["m0"], "b": counts["m0"]}, [["a", "b"]], evr)
+    assert value == pytest.approx(0.0, abs=1e-12) and len(pairs) == 1
+    value, pairs = replicate_noise(counts, [["m0", "m1", "m2"]], evr)
+    expected = shift_matrix(counts, evr).to_numpy().max()
+    assert len(pairs) == 3 and value == pytest.approx(expected)
+    halves = split_half_noise([db["hist"][k] for k in sorted(db["hist"])], evr)
+    assert halves > 0 and halves == split_half_noise([db["hist"][k] for k in sorted(db["hist"])], evr)

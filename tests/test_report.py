@@ -68,8 +68,8 @@ def test_every_figure_card_and_table_is_built(run):
     summary = (run / "results/report/summary.rst").read_text()
     models = pd.read_parquet(run / "results/db/models.parquet")
     assert f"**{len(models)} models** ({(models['n_filters'] > 0).sum()} with 3×3 convolutions)" in summary
-    # the smoke config trains a zoo, so the opening page shows the findings table, one row a claim
-    assert "Findings of the study on this database" in summary
+    # the smoke config trains a zoo, so the opening page lists the findings, one line a claim
+    assert "Findings\n--------" in summary and "<table" not in summary
     findings = pd.read_csv(run / "results/findings.tsv", sep="\t")
     assert all(statement in summary for statement in findings["statement"]), findings["statement"].tolist()
     assert "<table" in (run / "results/report/models.html").read_text()
@@ -165,7 +165,34 @@ def test_report_opens_in_headless_chromium(report, tmp_path):
     console = [line for line in shot.stderr.splitlines() if ":CONSOLE" in line and "tailwindcss.com" not in line]
     assert shot.returncode == 0 and not console, console or shot.stderr[-3000:]
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
-    assert "How to read it." in dom.stdout and "Groups drawn (10 of 10)" in dom.stdout, "the caption did not render"
+    assert "How to read it." in dom.stdout and "Groups drawn (10 of 10," in dom.stdout, "the caption did not render"
+
+
+def test_report_opening_text_leaves_the_rule_graph_its_space(report, tmp_path):
+    """At 1400×1000 the opening text (left column) ends left of the rule graph (no table or
+    line of it runs under the graph) and starts inside the window (measured in the browser,
+    written into the DOM)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    measure = ("<script>setTimeout(function(){var g=document.getElementById('rulegraph');"
+               "var p=document.querySelector('.prose');var right=0;"
+               "var top=1e9;p.querySelectorAll('*').forEach(function(x){var r=x.getBoundingClientRect();"
+               "right=Math.max(right,r.right);top=Math.min(top,r.top);});"
+               "document.title='LAYOUT '+Math.round(right)+' '+"
+               "Math.round(g.getBoundingClientRect().left)+' '+g.getBoundingClientRect().width+' '+"
+               "Math.round(top);},6000);</script></body>")
+    html = report.read_text()
+    page = tmp_path / "measured.html"
+    page.write_text(html[: html.rindex("</body>")] + measure + html[html.rindex("</body>") + len("</body>"):])
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000", "--virtual-time-budget=8000"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    found = re.search(r"LAYOUT (\d+) (\d+) ([\d.]+) (-?\d+)", dom.stdout)
+    assert found, dom.stderr[-2000:]
+    text_right, graph_left, graph_width, text_top = int(found[1]), int(found[2]), float(found[3]), int(found[4])
+    assert graph_width > 100 and text_right <= graph_left, (text_right, graph_left)
+    # the column is centred vertically: a text taller than the window would lose its top
+    assert text_top >= 0, text_top
 
 
 def test_report_before_the_run_names_the_missing_figure(tmp_path):

@@ -162,6 +162,23 @@ def test_graph_model(tmp_path):
     assert [c.distance for c in loaded.convs] == [1, 3, 5]
     assert loaded.precision == "fp16+fp32+uint8-quantised"
     assert loaded.bn_folded is True  # the conv carries the BN's name: the converter folded it
+    assert [c.name for c in loaded.convs] == ["f1", "dw", "pw"]  # a fused conv: its weight's name
+
+
+def test_fused_conv_is_named_by_its_convolution_not_its_activation(tmp_path):
+    kernel = RNG.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    group = write_shards(tmp_path, [("model/conv2d/Conv2D_weights", kernel, "float32")])
+    s = lambda text: {"s": base64.b64encode(text.encode()).decode()}  # noqa: E731
+    nodes = [
+        {"name": "input", "op": "Placeholder"},
+        {"name": "model/conv2d/Conv2D_weights", "op": "Const"},
+        {"name": "model/re_lu/Relu6", "op": "_FusedConv2D", "input": ["input", "model/conv2d/Conv2D_weights"],
+         "attr": {"fused_ops": {"list": {"s": [s("BiasAdd")["s"], s("Relu6")["s"]]}}}},
+    ]
+    model = {"format": "graph-model", "modelTopology": {"node": nodes}, "weightsManifest": [group]}
+    (tmp_path / "model.json").write_text(json.dumps(model))
+    (conv,) = read_tfjs("g", tmp_path / "model.json", kind="tfjs-graph").convs
+    assert conv.name == "model/conv2d/Conv2D"
 
 
 def test_graph_distances_collapse_loops():

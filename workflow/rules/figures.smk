@@ -53,6 +53,28 @@ rule joint_counts:
         "../scripts/figdata_joint.py"
 
 
+rule noise_floor:
+    input:
+        histograms=noise_floor_input,
+        basis="results/basis/basis.json",
+    output:
+        noise="results/figdata/noise_floor.json",
+    log:
+        "results/logs/figdata/noise_floor.log",
+    conda:
+        "../../envs/filterdb.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        sets=REPLICATE_SETS,
+        eps=config["shift"].get("eps", 1.1920929e-07),
+        code=code_version("plots", "shift"),
+    script:
+        "../scripts/figdata_noise_floor.py"
+
+
 # --- database-wide figures ----------------------------------------------------------------
 
 
@@ -60,6 +82,7 @@ rule figure_basis:
     input:
         basis="results/basis/basis.json",
         models="results/db/models.parquet",
+        subset=expand("results/moments/{model}.npz", model=BASIS_SUBSET_MODELS),
     output:
         **figure_outputs("basis", "basis", "1. Basis and coefficients"),
     log:
@@ -71,6 +94,7 @@ rule figure_basis:
         mem_mb=1000,
         runtime=10,
     params:
+        subset=BASIS_SUBSET,
         code=code_version("plots"),
     script:
         "../scripts/figure_basis.py"
@@ -96,6 +120,7 @@ rule figure_coefficients:
     params:
         hue=FIG.get("coefficient_hue", "visual_category"),
         min_group_filters=FIGURE_MIN_FILTERS,
+        top_groups=TOP_GROUPS,
         code=code_version("plots", "shift"),
     script:
         "../scripts/figure_coefficients.py"
@@ -128,6 +153,7 @@ rule figure_shift:
         matrix="results/shift/{axis}.tsv",
         groups="results/shift/{axis}.groups.tsv",
         models="results/db/models.parquet",
+        noise="results/figdata/noise_floor.json",
     output:
         **figure_outputs("shift_{axis}", "shift", "2. Shift", labels={"axis": "{axis}"}),
     log:
@@ -141,6 +167,7 @@ rule figure_shift:
     params:
         ordered=lambda wc: config["shift"]["axes"][wc.axis]["column"]
         in ("depth_decile", "conv_depth"),
+        deciles=lambda wc: config["shift"]["axes"][wc.axis]["column"] == "depth_decile",
         min_group_filters=FIGURE_MIN_FILTERS,
         code=code_version("plots"),
     script:
@@ -150,6 +177,7 @@ rule figure_shift:
 rule figure_shift_summary:
     input:
         matrices=expand("results/shift/{axis}.tsv", axis=AXES),
+        noise="results/figdata/noise_floor.json",
     output:
         **figure_outputs(
             "shift_summary",
@@ -210,7 +238,8 @@ rule figure_degeneracy_by_depth:
         runtime=10,
     params:
         cutoffs=config.get("flags", {}),
-        hue=FIG.get("depth_hue", "family"),
+        panels=FIG.get("depth_panels", "visual_category"),
+        top_groups=TOP_GROUPS,
         code=code_version("plots"),
     script:
         "../scripts/figure_degeneracy_by_depth.py"
@@ -265,6 +294,7 @@ rule figure_group_comparison:
         spec=lambda wc: FIG["group_comparison"][wc.comparison],
         cutoffs=config.get("flags", {}),
         min_group_filters=FIGURE_MIN_FILTERS,
+        top_groups=TOP_GROUPS,
         code=code_version("plots"),
     script:
         "../scripts/figure_group_comparison.py"
@@ -312,6 +342,12 @@ rule report_summary:
         layers="results/db/layers.parquet",
     output:
         summary=SUMMARY_RST,
+        sizes=report(
+            "results/report/sizes.html",
+            caption="../report/sizes_table.rst",
+            category="6. Tables",
+            labels={"table": "size by source, task, category"},
+        ),
         models=report(
             "results/report/models.html",
             caption="../report/models_table.rst",

@@ -1,5 +1,7 @@
 # Figures: settings from config key `figures`, the list of figure targets, and helpers
 # for workflow/rules/figures.smk (kept apart: the linter wants rules and functions apart).
+from filterdb.plots.noise import replicate_sets
+
 FIG = config.get("figures", {})
 # the default model of the first-filters figure: the first row of the first sheet
 FIRST_SHEET_MODEL = next(iter(MODEL_ROWS))
@@ -13,6 +15,28 @@ COMPARISONS = sorted(FIG.get("group_comparison", {}))
 FIGURE_MIN_FILTERS = FIG.get("min_group_filters") or config["shift"].get(
     "min_group_filters", 1000
 )
+TOP_GROUPS = FIG.get("top_groups", 8)
+# replicates (same sheet row but for the seed) give the shift maps' noise floor
+REPLICATE_SETS = replicate_sets(MODEL_ROWS)
+# default: the visual category with the most models
+_CATEGORIES = sorted(str(r.get("visual_category", "")) for r in MODEL_ROWS.values())
+BASIS_SUBSET = FIG.get("basis_subset") or {
+    "column": "visual_category",
+    "value": min(_CATEGORIES, key=lambda c: (-_CATEGORIES.count(c), c)),
+}
+BASIS_SUBSET_MODELS = sorted(
+    m
+    for m, row in MODEL_ROWS.items()
+    if str(row.get(BASIS_SUBSET["column"], "")) == str(BASIS_SUBSET["value"])
+)
+if not BASIS_SUBSET_MODELS:
+    _values = sorted(
+        {str(r.get(BASIS_SUBSET["column"], "")) for r in MODEL_ROWS.values()}
+    )
+    raise ValueError(
+        f"config key figures.basis_subset: no model of the sheets has {BASIS_SUBSET['column']} = "
+        f"{BASIS_SUBSET['value']!r}; values there: {', '.join(_values)}"
+    )
 KEPT_PER_LAYER = max(FIG.get("filters_per_layer", 32), FIG.get("card_filters", 64))
 
 # the report's opening page includes it (workflow/report/workflow.rst)
@@ -39,6 +63,7 @@ FIGURES = [
     ),
     *expand("results/cards/{model}.png", model=MODELS),
     SUMMARY_RST,
+    "results/report/sizes.html",
     "results/report/models.html",
     "results/report/layers.html",
 ]
@@ -58,6 +83,12 @@ def figure_outputs(name, caption, category, subcategory=None, labels=None):
         ),
         "notes": f"results/figures/{name}.notes.rst",
     }
+
+
+def noise_floor_input(wildcards):
+    """Histograms of the replicates, or of every model when there are none (random halves)."""
+    models = sorted({m for s in REPLICATE_SETS for m in s}) or MODELS
+    return [f"results/hist/{m}.parquet" for m in models]
 
 
 def findings_input(wildcards):

@@ -3,7 +3,8 @@ from filterdb.database import layers_with_models, read_layers, read_models
 from filterdb.metrics import DEFAULT_CUTOFFS
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.data import models_line
-from filterdb.plots.groups import group_comparison, select_groups
+from filterdb.plots.groups import comparison_groups, group_comparison
+from filterdb.plots.style import OTHER
 from filterdb.runner import run_step
 
 
@@ -13,17 +14,25 @@ def step():
     spec = dict(snakemake.params.spec)
     cutoffs = {**DEFAULT_CUTOFFS, **snakemake.params.cutoffs}
     name = snakemake.wildcards.comparison
+    minimum, top = snakemake.params.min_group_filters, snakemake.params.top_groups
     figure = group_comparison(joined, name, spec["column"], cutoffs, spec.get("values"), spec.get("where"),
-                              snakemake.params.min_group_filters)
+                              minimum, top)
     save_all(figure, [snakemake.output.pdf, snakemake.output.png])
-    selected, order = select_groups(joined, spec["column"], spec.get("values"), spec.get("where"))
-    sizes = selected.groupby("_group").agg(models=("model", "nunique"), filters=("n_filters", "sum"))
+    kept, drawn, left_out, pooled, _ = comparison_groups(joined, spec["column"], spec.get("values"), spec.get("where"),
+                                                         minimum, top)
+    sizes = kept.groupby("_drawn").agg(models=("model", "nunique"), layers=("layer", "size"),
+                                       filters=("n_filters", "sum"))
     write_notes(snakemake.output.notes, [
-        models_line(models, selected["model"].unique()),
+        models_line(models, kept["model"].unique()),
         f"Comparison ``{name}`` (config ``figures.group_comparison``): column ``{spec['column']}``"
-        + (f", restricted to {spec['where']}" if spec.get("where") else "") + "; groups: "
-        + ", ".join(f"{g} ({sizes.loc[g, 'models']} models, {sizes.loc[g, 'filters']:,} filters)" for g in order)
-        + f". Groups under {snakemake.params.min_group_filters:,} filters are left out.",
+        + (f", restricted to {spec['where']}" if spec.get("where") else "") + f"; {len(kept):,} layers, "
+        f"{int(kept['n_filters'].sum()):,} filters. Groups drawn: "
+        + ", ".join(f"{g} ({sizes.loc[g, 'models']} models, {sizes.loc[g, 'filters']:,} filters)" for g in drawn
+                    if g in sizes.index) + ".",
+        f"'{OTHER}' pools the {len(pooled)} smaller groups beyond the {top} largest (config ``figures.top_groups``): "
+        f"{', '.join(pooled)}." if pooled else "",
+        f"Left out (fewer than {minimum:,} filters, config ``figures.min_group_filters``): {', '.join(left_out)}."
+        if left_out else f"No group was left out as too small (minimum {minimum:,} filters).",
     ])
 
 

@@ -1,9 +1,10 @@
-"""Rule report_summary: the report's opening page (database size, findings) and its tables."""
+"""Rule report_summary: the report's opening page (database size, findings, in short lines
+that leave the rule graph its space) and its table pages."""
 import pandas as pd
 
 from filterdb import io
 from filterdb.database import read_layers, read_models
-from filterdb.plots.summary import database_summary, html_table
+from filterdb.plots.summary import database_summary, html_table, size_tables
 from filterdb.runner import run_step
 
 
@@ -18,6 +19,7 @@ def step():
         note = ("No findings table: the config has no zoo models (rows with ``source: train``), "
                 "so ``results/findings.tsv`` is not built.")
     io.write_text_atomic(snakemake.output.summary, database_summary(models, layers, findings, note))
+    io.write_text_atomic(snakemake.output.sizes, size_tables(models, layers))
     io.write_text_atomic(snakemake.output.models, html_table(models, "Models of the database (results/db/models.parquet)"))
     io.write_text_atomic(snakemake.output.layers, html_table(layers, "3×3 layers of the database (results/db/layers.parquet)"))
 

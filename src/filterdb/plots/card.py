@@ -8,9 +8,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .common import fmt_count, placeholder, plt, wrap
+from .common import MIN_FONT, fmt_count, placeholder, plt, wrap
 from .degeneracy import draw_cutoffs
 from .filters import _cmap, filter_mosaic
+from .style import FLAGGED, LINE
 
 
 def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np.ndarray | None, cutoffs: dict):
@@ -22,8 +23,9 @@ def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np
         return placeholder(f"{model} ({facts})\nThis model has no 3×3 convolution layers: no card to draw.",
                            figsize=(8, 2.5), title=f"Model card: {model}")
     layers = layers.sort_values(["conv_depth_norm", "layer"], kind="stable")
-    figure = plt.figure(figsize=(11, 3.6))
-    grid = figure.add_gridspec(1, 4, width_ratios=[1, 1, 1, 1.25], wspace=0.4)
+    figure = plt.figure(figsize=(11, 4.2), layout="constrained")
+    figure.get_layout_engine().set(h_pad=0.1)  # room between the suptitle and the filters' two-line title
+    grid = figure.add_gridspec(1, 4, width_ratios=[1, 1, 1, 1.25])
     sparsity_axis = figure.add_subplot(grid[0])
     ratio_axis = figure.add_subplot(grid[1], sharex=sparsity_axis)
     ortho_axis = figure.add_subplot(grid[2], sharex=sparsity_axis)
@@ -34,13 +36,13 @@ def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np
         (ratio_axis, "entropy_ratio", "H / TH(n)"),
         (ortho_axis, "orthogonality", "orthogonality"),
     ):
-        axis.plot(x, layers[column].to_numpy(), marker="o", ms=3, lw=1, color="tab:blue")
+        axis.plot(x, layers[column].to_numpy(), marker="o", ms=3, lw=1, color=LINE)
         axis.set_xlabel("normalised conv depth")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
     flagged = layers[["flag_sparse", "flag_collapsed"]].any(axis=1).to_numpy()
-    sparsity_axis.scatter(x[flagged], layers["sparsity"].to_numpy()[flagged], color="tab:red", zorder=3, s=14)
-    ratio_axis.scatter(x[flagged], layers["entropy_ratio"].to_numpy()[flagged], color="tab:red", zorder=3, s=14)
+    for axis, column in ((sparsity_axis, "sparsity"), (ratio_axis, "entropy_ratio")):
+        axis.scatter(x[flagged], layers[column].to_numpy()[flagged], color=FLAGGED, zorder=3, s=14)
     draw_cutoffs(sparsity_axis, ratio_axis, cutoffs, label=False)
     sparsity_axis.set_ylim(-0.03, 1.03)
     ratio_axis.set_ylim(0, max(1.2, float(np.nanmax(layers["entropy_ratio"].to_numpy(dtype=float), initial=0)) + 0.05))
@@ -52,16 +54,20 @@ def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np
         rows = int(math.ceil(k / columns))
         image = filter_mosaic(first_kernels, first["abs_max"], columns, rows)
         shown = filters_axis.imshow(image, cmap=_cmap(), vmin=-1, vmax=1, interpolation="nearest")
-        filters_axis.set_title(wrap(f"first {k} filters of the first 3×3 layer, {first['name']}", 40), fontsize=8)
-        figure.colorbar(shown, ax=filters_axis, location="bottom", shrink=0.9, pad=0.03, aspect=30,
+        filters_axis.set_title(f"first {k} filters of the first 3×3 layer\n{wrap(first['name'], 44)}",
+                               fontsize=MIN_FONT + 1)
+        figure.colorbar(shown, ax=filters_axis, location="bottom", shrink=0.9, aspect=30, ticks=[-1, -0.5, 0, 0.5, 1],
                         label="weight / layer max |w|")
-    filters_axis.axis("off")
+    filters_axis.set_xticks([])  # not axis("off"): the layout then keeps the title clear of the suptitle
+    filters_axis.set_yticks([])
+    for side in filters_axis.spines.values():
+        side.set_visible(False)
     counts = {name: int(layers[f"flag_{key}"].sum()) for name, key in
               (("sparse", "sparse"), ("collapsed", "collapsed"), ("random-like", "random_like"))}
     flags = ", ".join(f"{v} {k}" for k, v in counts.items())
     figure.suptitle(
         f"{model} — {wrap(facts, 110)}\n{len(layers)} 3×3 layers, {fmt_count(layers['n_filters'].sum())} filters; "
-        f"flagged layers: {flags} (red points: sparse or collapsed)",
-        fontsize=9, y=1.04,
+        f"flagged layers: {flags} (orange points: sparse or collapsed)",
+        fontsize=MIN_FONT + 2,
     )
     return figure

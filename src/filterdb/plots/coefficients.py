@@ -3,58 +3,79 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import MaxNLocator
 
-from .common import colours, group_label, placeholder, plt
+from .common import MIN_FONT, fmt_count, placeholder, plt, wrap
+from .style import OTHER, Groups
+
+
+def group_densities(edges: np.ndarray, counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Probability per unit of each coefficient: group → (9, bins), each row integrating to 1
+    over the bin edges (9, bins + 1)."""
+    edges = np.asarray(edges, dtype=np.float64)
+    out = {}
+    for name, c in counts.items():
+        c = np.asarray(c, dtype=np.float64)
+        out[name] = c / (c.sum(axis=1, keepdims=True) * np.diff(edges, axis=1))
+    return out
 
 
 def coefficient_densities(
     edges: np.ndarray,
     counts: dict[str, np.ndarray],
-    sizes: pd.DataFrame,
+    groups: Groups,
     evr: np.ndarray,
-    hue: str,
     left_out: list[str] | None = None,
 ):
-    """Density of each coefficient c0…c8, one line per group, on the database-wide range.
+    """The paper's layout: one row per group, one column per coefficient c0…c8, the
+    group's density of that coefficient in each cell, on the database-wide range.
 
-    edges (9, bins + 1): shared bin edges; counts: group → (9, bins) filter counts;
-    sizes: columns group, models, filters; evr (9,): explained-variance ratios (titles);
-    left_out: groups not drawn (too small), named in the figure.
+    edges (9, bins + 1): shared bin edges; counts: drawn group (``groups.drawn``, OTHER
+    pooling the smaller ones) → (9, bins) filter counts; evr (9,): explained-variance
+    ratios (column titles); left_out: groups not drawn (too small), named in the figure.
+    Density: probability per unit of the coefficient, log scale, one scale per column.
     """
     edges = np.asarray(edges, dtype=np.float64)
-    names = [g for g in sorted(counts) if np.asarray(counts[g]).sum() > 0]
+    names = [g for g in groups.drawn if g in counts and np.asarray(counts[g]).sum() > 0]
     if not names:
-        return placeholder(f"No filters to draw coefficient distributions by {hue}.", title="Coefficient densities")
-    size = sizes.set_index("group")
-    palette = dict(zip(names, colours(len(names))))
-    figure, axes = plt.subplots(3, 3, figsize=(10, 7.5), constrained_layout=True)
-    for i, axis in enumerate(axes.flat):
-        width = np.diff(edges[i])
-        centres = (edges[i][:-1] + edges[i][1:]) / 2
-        for name in names:
-            c = np.asarray(counts[name][i], dtype=np.float64)
-            density = c / (c.sum() * width)  # probability per unit of the coefficient
-            axis.plot(centres, density, lw=1.1, color=palette[name], drawstyle="steps-mid")
-        axis.set_xlim(edges[i][0], edges[i][-1])
-        axis.set_yscale("log")
-        axis.set_title(f"c{i} ({100 * evr[i]:.1f} % of variance)", fontsize=9)
-        if i >= 6:
-            axis.set_xlabel("coefficient value")
-        if i % 3 == 0:
-            axis.set_ylabel("density (log)")
-    handles = [plt.Line2D([], [], color=palette[n], lw=2) for n in names]
-    labels = [
-        group_label(n, size.loc[n, "models"] if n in size.index else None,
-                    size.loc[n, "filters"] if n in size.index else None, width=30)
-        for n in names
-    ]
-    title = f"Coefficient distributions by {hue}"
+        return placeholder(f"No filters to draw coefficient distributions by {groups.column}.",
+                           title="Coefficient densities")
+    colours = groups.palette_for(names)
+    densities = group_densities(edges, {name: counts[name] for name in names})
+    floors = [min(d[i][d[i] > 0].min(initial=np.inf) for d in densities.values()) / 2 for i in range(9)]
+    floors = [f if np.isfinite(f) else 1e-6 for f in floors]
+    n = len(names)
+    figure, axes = plt.subplots(n, 9, figsize=(10, 0.62 * n + 1.5), sharex="col", sharey="col", squeeze=False,
+                                layout="constrained")
+    figure.get_layout_engine().set(w_pad=0.01, h_pad=0.01, hspace=0.0, wspace=0.04)  # keeps "2" and "−2" apart
+    for row, name in enumerate(names):
+        models, filters = groups.size(name)
+        pooled = f"{len(groups.pooled)} groups, " if name == OTHER else ""
+        for i in range(9):
+            axis = axes[row, i]
+            density, floor = densities[name][i], floors[i]
+            axis.fill_between(edges[i], np.append(np.maximum(density, floor), floor), floor, step="post",
+                              color=colours[name], alpha=0.85, linewidth=0)
+            axis.set_yscale("log")
+            axis.set_xlim(edges[i][0], edges[i][-1])
+            axis.tick_params(left=False, labelleft=False, bottom=row == n - 1, labelsize=MIN_FONT)
+            axis.xaxis.set_major_locator(MaxNLocator(3))
+            for side in ("top", "right", "left"):
+                axis.spines[side].set_visible(False)
+        axes[row, 0].set_ylabel(f"{wrap(name, 18)}\n({pooled}{models} m, {fmt_count(filters)} f)", rotation=0,
+                                ha="right", va="center", fontsize=MIN_FONT)
+    for i in range(9):
+        axes[0, i].set_title(f"c{i}\n{100 * evr[i]:.1f} %", fontsize=MIN_FONT + 1)
+    title = f"Density of each basis coefficient by {groups.column} (log scale, one scale per column)"
+    note = "m: models, f: filters; column titles: share of variance"
+    if groups.pooled:
+        note += f"; '{OTHER}' pools {len(groups.pooled)} smaller groups"
     if left_out:
-        title += f" (left out, too small: {', '.join(left_out)})"
-    figure.suptitle(title)
-    figure.legend(handles, labels, loc="outside lower center", ncol=min(4, len(names)), frameon=False)
+        note += f"; left out (too small): {', '.join(left_out[:8])}" + (
+            f" and {len(left_out) - 8} more" if len(left_out) > 8 else "")
+    figure.suptitle(title + "\n" + wrap(note, 140))
+    figure.supxlabel("coefficient value (one range for every row of a column)", fontsize=MIN_FONT + 1)
     return figure
 
 
@@ -70,7 +91,7 @@ def joint_density(edges_x: np.ndarray, edges_y: np.ndarray, counts: np.ndarray, 
     area = np.outer(np.diff(edges_x), np.diff(edges_y))
     density = counts / (total * area)
     masked = np.ma.masked_where(counts == 0, density)
-    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    figure, axis = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
     positive = density[counts > 0]
     mesh = axis.pcolormesh(edges_x, edges_y, masked.T, cmap="magma",
                            norm=LogNorm(vmin=positive.min(), vmax=positive.max()), shading="flat")
@@ -79,6 +100,6 @@ def joint_density(edges_x: np.ndarray, edges_y: np.ndarray, counts: np.ndarray, 
     share1 = "" if evr is None else f" ({100 * evr[1]:.1f} % of variance)"
     axis.set_xlabel(f"coefficient c0{share}")
     axis.set_ylabel(f"coefficient c1{share1}")
-    axis.set_title(f"Joint density of the first two coefficients, {int(total):,} filters")
-    figure.colorbar(mesh, ax=axis, label="density (filters per unit², log scale)")
+    axis.set_title(f"Joint density of the first two coefficients\n{int(total):,} filters")
+    figure.colorbar(mesh, ax=axis, label="normalised density (integrates to 1 over the c0, c1 plane;\nlog scale; grey: no filter)")
     return figure

@@ -20,16 +20,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..io import atomic_path, write_text_atomic  # noqa: E402
+from . import style  # noqa: E402
+from .style import DIVERGING, MIN_FONT  # noqa: E402,F401
 
+style.apply()
 plt.rcParams.update(
     {
         "svg.hashsalt": "filterdb",
         "figure.dpi": 100,
         "savefig.dpi": 150,
-        "font.size": 9,
-        "axes.titlesize": 10,
-        "axes.labelsize": 9,
-        "legend.fontsize": 8,
         "pdf.fonttype": 42,  # embedded TrueType: text stays text in the PDF
     }
 )
@@ -42,8 +41,6 @@ _METADATA = {
     ".pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": "filterdb"},
     ".png": {"Software": None},
 }
-
-DIVERGING = "RdBu_r"  # weights and components: red positive, blue negative, white zero
 
 
 def _write(figure, path: Path) -> None:
@@ -107,19 +104,10 @@ def group_label(name: object, models: int | None = None, filters: int | None = N
     return wrap(f"{name}{suffix}", width)
 
 
-def colours(n: int) -> list:
-    """n distinct colours: tab10 up to 10, tab20 up to 20, then an evenly spaced hue wheel."""
-    if n <= 10:
-        return list(plt.get_cmap("tab10").colors[:n])
-    if n <= 20:
-        return list(plt.get_cmap("tab20").colors[:n])
-    return list(plt.get_cmap("hsv")(np.linspace(0, 1, n, endpoint=False)))
-
-
 def set_category_ticks(axis, labels: Sequence[str], which: str = "x", fontsize: float | None = None) -> None:
     """Category tick labels that never overlap: flat when few and short, else rotated and smaller."""
     n = len(labels)
-    size = fontsize or (8 if n <= 12 else 7 if n <= 25 else 6)
+    size = max(MIN_FONT, fontsize or (8 if n <= 12 else 7))
     if which != "x":
         axis.set_yticks(range(n), labels, fontsize=size)
         return
@@ -129,13 +117,11 @@ def set_category_ticks(axis, labels: Sequence[str], which: str = "x", fontsize: 
     if longest * size / 72 * 0.6 <= width_per_label * 0.95:
         axis.set_xticks(range(n), labels, fontsize=size)
     else:  # vertical, one line each, small enough that neighbours never touch
-        size = min(size, max(4.0, width_per_label * 72 / (1.3 * lines)))
+        size = MIN_FONT
         axis.set_xticks(range(n), labels, rotation=90, fontsize=size, linespacing=1.0)
 
 
-def footnote(figure, text: str, width: int = 130) -> None:
-    """A note below everything already drawn (call last): never overlaps tick labels."""
-    renderer = figure.canvas.get_renderer()
-    box = figure.get_tightbbox(renderer)  # inches
-    figure.text(box.x0 / figure.get_figwidth(), box.y0 / figure.get_figheight() - 0.015,
-                wrap(text, width), fontsize=7, va="top", ha="left")
+def footnote(figure, text: str, width: int = 150) -> None:
+    """A note at the foot of a constrained-layout figure (its space is reserved, so it
+    never overlaps tick labels and never leaves the figure)."""
+    figure.supxlabel(wrap(text, width), fontsize=MIN_FONT, x=0.0, ha="left", multialignment="left")

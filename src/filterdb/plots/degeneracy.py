@@ -5,63 +5,100 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import colours, footnote, group_label, placeholder, plt, wrap
+from .common import MIN_FONT, fmt_count, footnote, placeholder, plt, wrap
+from .style import CUTOFF_COLOUR, CUTOFF_STYLES, LINE, OTHER, OTHER_COLOUR, rank_groups
 
 FLAGS = {"flag_sparse": "sparse", "flag_collapsed": "collapsed", "flag_random_like": "random-like"}
 
 
-def draw_cutoffs(sparsity_axis, ratio_axis, cutoffs: dict, label: bool = True) -> None:
-    """The configured layer cut-offs as horizontal lines."""
-    sparsity_axis.axhline(cutoffs["sparse_min"], ls="--", color="tab:red", lw=0.9,
-                          label=f"sparse ≥ {cutoffs['sparse_min']:g}" if label else None)
-    ratio_axis.axhline(cutoffs["collapsed_max"], ls="--", color="tab:red", lw=0.9,
-                       label=f"collapsed ≤ {cutoffs['collapsed_max']:g}" if label else None)
-    ratio_axis.axhline(cutoffs["random_like_min"], ls=":", color="tab:purple", lw=1.1,
-                       label=f"random-like > {cutoffs['random_like_min']:g}" if label else None)
+def draw_cutoffs(sparsity_axis, ratio_axis, cutoffs: dict, label: bool = True, vertical: bool = False) -> None:
+    """The configured layer cut-offs as lines (horizontal; vertical where the metric is on x)."""
+    lines = ((sparsity_axis, "sparse", cutoffs["sparse_min"], f"sparse: sparsity ≥ {cutoffs['sparse_min']:g}"),
+             (ratio_axis, "collapsed", cutoffs["collapsed_max"], f"collapsed: H/TH ≤ {cutoffs['collapsed_max']:g}"),
+             (ratio_axis, "random-like", cutoffs["random_like_min"],
+              f"random-like: H/TH > {cutoffs['random_like_min']:g}"))
+    for axis, flag, value, text in lines:
+        draw = axis.axvline if vertical else axis.axhline
+        draw(value, ls=CUTOFF_STYLES[flag], color=CUTOFF_COLOUR, lw=1.0, label=text if label else None)
 
 
-def degeneracy_by_depth(layers: pd.DataFrame, cutoffs: dict, hue: str = "family"):
-    """Sparsity and H/TH of every layer against normalised depth, coloured by ``hue``.
+DECILE_CENTRES = np.arange(10) / 10 + 0.05
+
+
+def decile_bands(depth: pd.Series, values: pd.Series) -> pd.DataFrame:
+    """Median and quartiles of ``values`` per depth decile (edges 0, 0.1, …, 1; lowest included)."""
+    decile = np.clip(np.floor(depth.to_numpy(dtype=float) * 10), 0, 9).astype(int)
+    grouped = pd.Series(values.to_numpy(dtype=float)).groupby(decile)
+    return pd.DataFrame({"q1": grouped.quantile(0.25), "median": grouped.median(), "q3": grouped.quantile(0.75)})
+
+
+def degeneracy_by_depth(layers: pd.DataFrame, cutoffs: dict, panels: str = "visual_category", top_n: int = 8):
+    """One panel per group of ``panels`` (the ``top_n`` largest by filters, the rest pooled
+    as OTHER): sparsity (top) and H/TH (bottom) of every layer against normalised depth.
 
     layers: the layer table joined with the model table (conv_depth_norm, sparsity,
-    entropy_ratio, model, and ``hue``). Points: layers; lines: per-group median per depth
-    decile. Dashed/dotted lines: the cut-offs of the layer flags.
+    entropy_ratio, model, n_filters and ``panels``). Points: layers; line and band: the
+    median and the interquartile range per depth decile; dashed/dotted lines: the
+    cut-offs of the layer flags.
     """
     layers = layers.dropna(subset=["conv_depth_norm"])
     if layers.empty:
         return placeholder("No 3×3 layers in the database: nothing to plot against depth.",
                            title="Degeneracy by depth")
-    if hue not in layers.columns:
-        hue = "model"
-    layers = layers.assign(_hue=layers[hue].astype(str))
-    names = sorted(layers["_hue"].unique())
-    palette = dict(zip(names, colours(len(names))))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.3), sharex=True)
-    centres = np.arange(10) / 10 + 0.05
-    for name in names:
-        part = layers[layers["_hue"] == name]
-        n_models = part["model"].nunique()
-        label = group_label(name, n_models, None, width=28) + f", {len(part)} layers"
-        for axis, column in ((left, "sparsity"), (right, "entropy_ratio")):
-            axis.scatter(part["conv_depth_norm"], part[column], s=9, alpha=0.45, color=palette[name], linewidths=0)
-            median = part.groupby(np.clip((part["conv_depth_norm"] * 10).astype(int), 0, 9))[column].median()
-            axis.plot(centres[median.index], median.to_numpy(), color=palette[name], lw=1.6,
-                      label=label if axis is left else None)
-    handles, labels = left.get_legend_handles_labels()
-    draw_cutoffs(left, right, cutoffs)
-    left.set(xlabel="normalised conv depth (0 = first 3×3 layer, 1 = last)", ylabel="sparsity (share of sparse filters)",
-             title="Sparsity", ylim=(-0.03, 1.03))
+    groups = rank_groups(layers, panels, top_n)
+    layers = layers.assign(_panel=groups.key(layers[panels]))
+    drawn = groups.drawn
+    colours = groups.palette()
+    n = len(drawn)
+    columns = min(n, 4)
+    rows = -(-n // columns)
+    figure, grid = plt.subplots(2 * rows, columns, figsize=(min(10, 2.5 * columns + 1.5), 3.0 * rows + 1.4),
+                                sharex=True, squeeze=False,
+                                layout="constrained")
     top = max(1.2, float(np.nanmax(layers["entropy_ratio"].to_numpy(dtype=float), initial=0)) + 0.05)
-    right.set(xlabel="normalised conv depth (0 = first 3×3 layer, 1 = last)",
-              ylabel="H / TH(n) (normalised variance entropy)", title="Variance entropy / randomness threshold",
-              ylim=(0, top))
-    cut_handles, cut_labels = left.get_legend_handles_labels()
-    left.legend(cut_handles[len(handles):], cut_labels[len(labels):], fontsize=7, loc="upper left")
-    right.legend(fontsize=7, loc="lower left")
-    figure.tight_layout()
-    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=7, frameon=False,
-                  title=f"{hue}: points are layers, lines the median per depth decile", title_fontsize=7)
-    figure.suptitle(f"Degenerated layers by depth, per {hue}", y=1.02)
+    for index in range(rows * columns):
+        upper, lower = grid[2 * (index // columns), index % columns], grid[2 * (index // columns) + 1, index % columns]
+        if index >= n:
+            upper.set_visible(False)
+            lower.set_visible(False)
+            continue
+        name = drawn[index]
+        part = layers[layers["_panel"] == name]
+        models, filters = groups.size(name)
+        pooled = f"{len(groups.pooled)} groups, " if name == OTHER else ""
+        upper.set_title(f"{wrap(name, 30)}\n({pooled}{models} m, {len(part)} layers, {fmt_count(filters)} f)",
+                        fontsize=MIN_FONT + 1)
+        for axis, column in ((upper, "sparsity"), (lower, "entropy_ratio")):
+            axis.scatter(part["conv_depth_norm"], part[column], s=9, alpha=0.6, color=colours[name], linewidths=0)
+            band = decile_bands(part["conv_depth_norm"], part[column])
+            x = DECILE_CENTRES[band.index]
+            axis.fill_between(x, band["q1"], band["q3"], color=colours[name], alpha=0.3, linewidth=0)
+            axis.plot(x, band["median"], color=LINE, lw=1.3)
+            axis.set_xlim(-0.03, 1.03)
+            axis.grid(alpha=0.3)
+        draw_cutoffs(upper, lower, cutoffs, label=index == 0)
+        upper.set_ylim(-0.03, 1.03)
+        lower.set_ylim(0, top)
+        lower.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
+        lower.tick_params(labelbottom=True)
+        if index % columns == 0:
+            upper.set_ylabel("sparsity")
+            lower.set_ylabel("H / TH(n)")
+        else:
+            upper.tick_params(labelleft=False)
+            lower.tick_params(labelleft=False)
+        if index + columns >= n:
+            lower.set_xlabel("normalised conv depth")
+    handles, names = [], []
+    for axis in (grid[0, 0], grid[1, 0]):
+        h, t = axis.get_legend_handles_labels()
+        handles += h
+        names += t
+    handles += [plt.Line2D([], [], color=LINE, lw=1.3), plt.Rectangle((0, 0), 1, 1, color=OTHER_COLOUR, alpha=0.4)]
+    names += ["median per depth decile", "interquartile range per decile (points: layers)"]
+    figure.legend(handles, names, loc="outside lower center", ncols=3, frameon=False)
+    note = f"; '{OTHER}' pools {len(groups.pooled)} smaller groups" if groups.pooled else ""
+    figure.suptitle(f"Degenerated layers by depth, one panel per {panels}\n(m: models, f: filters{note})")
     return figure
 
 
@@ -91,21 +128,21 @@ def degenerated_models(layers: pd.DataFrame, top: int = 40, models: pd.DataFrame
     names = ["sparse", "collapsed", "random-like", "any flag"]
     values = shown[columns].to_numpy()
     n = len(shown)
-    figure, heat = plt.subplots(figsize=(8, max(2.4, 0.32 * n + 1.5)))
+    figure, heat = plt.subplots(figsize=(8, max(2.6, 0.3 * n + 1.8)), layout="constrained")
     image = heat.imshow(values, cmap="Reds", vmin=0, vmax=1, aspect="auto")
     for i in range(n):
         for j in range(len(columns)):
-            heat.text(j, i, f"{100 * values[i, j]:.0f} %", ha="center", va="center", fontsize=7 if n <= 40 else 6,
+            heat.text(j, i, f"{100 * values[i, j]:.0f} %", ha="center", va="center", fontsize=MIN_FONT,
                       color="white" if values[i, j] > 0.6 else "black")
     heat.axvline(len(columns) - 1.5, color="white", lw=3)
     heat.xaxis.tick_top()
     heat.set_xticks(range(len(names)), names)
     labels = [f"{i + 1}. {wrap(m, 40)} ({int(shown.loc[m, 'n_layers'])} layers)" for i, m in enumerate(shown.index)]
-    heat.set_yticks(range(n), labels, fontsize=7 if n <= 30 else 6)
+    heat.set_yticks(range(n), labels, fontsize=MIN_FONT)
     figure.colorbar(image, ax=heat, shrink=min(1.0, 4 / max(n, 1) + 0.4), pad=0.02,
-                    label="share of the model's 3×3 layers")
+                    label="share of the model's\n3×3 layers")
     note = f"; {hidden} more not shown" if hidden else ""
-    heat.set_title(f"Degenerated models, ranked by share of sparse or collapsed layers (top {n}{note})", pad=22)
+    heat.set_title(f"Degenerated models, ranked by share of sparse or collapsed layers (top {n}{note})")
     if models is not None:
         empty = sorted(set(models.loc[models["n_filters"] == 0, "model"]))
         if empty:

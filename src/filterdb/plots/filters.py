@@ -6,7 +6,6 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from .common import DIVERGING, placeholder, plt
 
@@ -50,9 +49,9 @@ def first_filters_figure(layers: pd.DataFrame, kernels: Mapping[int, np.ndarray]
         labels.append(f"{layer.name}  d={layer.conv_depth_norm:.2f}  "
                       f"sp={layer.sparsity:.2f}  H/TH={layer.entropy_ratio:.2f}")
     height = min(max(2.5, 0.28 * n_rows + 1.2), 40)
-    figure, axis = plt.subplots(figsize=(10, height))
+    figure, axis = plt.subplots(figsize=(10, height), layout="constrained")
     shown = axis.imshow(image, cmap=_cmap(), vmin=-1, vmax=1, interpolation="nearest", aspect="equal")
-    axis.set_yticks(np.arange(n_rows) * 4 + 1, labels, fontsize=6 if n_rows > 30 else 7)
+    axis.set_yticks(np.arange(n_rows) * 4 + 1, labels, fontsize=7)
     axis.set_xticks(np.arange(0, per_layer, 4) * 4 + 1, [str(i) for i in range(0, per_layer, 4)], fontsize=7)
     axis.set_xlabel("filter index within the layer (out_ch-major stored order)")
     axis.tick_params(length=0)
@@ -60,6 +59,5 @@ def first_filters_figure(layers: pd.DataFrame, kernels: Mapping[int, np.ndarray]
         side.set_visible(False)
     axis.set_title(f"First {per_layer} filters of every 3×3 layer of {model}, shallow (top) to deep (bottom)\n"
                    "d: normalised depth, sp: sparsity, H/TH: variance entropy / randomness threshold")
-    bar = make_axes_locatable(axis).append_axes("right", size=0.15, pad=0.1)  # as tall as the image
-    figure.colorbar(shown, cax=bar, label="weight / layer max |w|")
+    figure.colorbar(shown, ax=axis, shrink=min(1.0, 2.4 / height), aspect=20, label="weight / layer max |w|")
     return figure

@@ -7,7 +7,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .common import footnote, group_label, placeholder, plt, set_category_ticks
+from .common import MIN_FONT, fmt_count, footnote, placeholder, plt, set_category_ticks, wrap
+from .style import LINE, SEQUENTIAL
+
+NOISE_COLOUR = "#D55E00"  # vermillion: visible on every viridis shade
 
 
 def _natural_key(name: str):
@@ -33,18 +36,37 @@ def kept_groups(matrix: pd.DataFrame, groups: pd.DataFrame, min_group_filters: i
     return [g for g in matrix.index if g not in small]
 
 
+def decile_label(group: str) -> str:
+    """Depth decile "3" → "0.3–0.4" (normalised depth; the lowest edge included)."""
+    try:
+        d = int(float(group))
+    except ValueError:
+        return group
+    return f"{d / 10:.1f}–{(d + 1) / 10:.1f}" if 0 <= d <= 9 else group
+
+
+def cell_fits_numbers(cell_inches: float, digits: int = 4, font: float = MIN_FONT) -> bool:
+    """Whether a value of ``digits`` characters at ``font`` pt fits a cell of this side."""
+    return cell_inches * 72 >= digits * 0.62 * font + 4
+
+
 def shift_heatmap(
     matrix: pd.DataFrame,
     groups: pd.DataFrame,
     axis_name: str,
     ordered: bool = False,
     min_group_filters: int | None = None,
+    noise_floor: float | None = None,
+    deciles: bool = False,
 ):
-    """Annotated heatmap of the symmetric D matrix of one axis.
+    """Heatmap of the symmetric D matrix of one axis.
 
     matrix: groups × groups (group names as str); groups: one row per group with columns
     group, models, filters, status ('kept' or 'too small'). ``min_group_filters`` drops
     further groups from the drawing; every group left out is named below the heatmap.
+    Values are printed in the cells only where they stay ≥ 7 pt; the colour bar always
+    gives the scale. ``noise_floor``: D between replicates, marked on the colour bar.
+    ``deciles``: the groups are depth deciles, labelled by their depth interval.
     """
     groups = groups.assign(group=groups["group"].astype(str))
     kept = set(kept_groups(matrix, groups, min_group_filters))
@@ -63,26 +85,42 @@ def shift_heatmap(
     order = order_groups(matrix, ordered)
     matrix = matrix.loc[order, order]
     sizes = groups.set_index("group")
-    labels = [group_label(g, sizes.loc[g, "models"], sizes.loc[g, "filters"], width=26) for g in order]
+    names = [decile_label(g) if deciles else g for g in order]
     n = len(order)
-    side = min(max(4.5, 0.42 * n + 2.5), 14)
-    figure, axis = plt.subplots(figsize=(side + 1.5, side))
+    cell = min(0.55, max(0.2, 7.0 / n))  # inches: a 7 pt label needs ≥ 0.2 in a row
+    two_lines = cell * 72 >= 2 * 1.3 * MIN_FONT  # else one line each, however long
+    labels = [f"{wrap(name, 34) if two_lines else name} ({sizes.loc[g, 'models']} m, "
+              f"{fmt_count(sizes.loc[g, 'filters'])} f)" for name, g in zip(names, order)]
+    longest = max(len(line) for label in labels for line in label.splitlines())
+    label_inches = longest * 0.6 * MIN_FONT / 72 + 0.2
+    figure = plt.figure(figsize=(n * cell + label_inches + 2.2, n * cell + label_inches + 1.2), layout="constrained")
+    axis = figure.add_subplot()
     values = matrix.to_numpy(dtype=np.float64)
-    image = axis.imshow(values, cmap="viridis", vmin=0)
-    if n <= 30:
-        font = 8 if n <= 10 else 6.5 if n <= 20 else 5
-        threshold = values.max() * 0.6
+    top = max(values.max(), 1e-12)  # the floor never stretches the scale: the cells keep their contrast
+    image = axis.imshow(values, cmap=SEQUENTIAL, vmin=0, vmax=top, aspect="equal")
+    printed = cell_fits_numbers(cell)
+    if printed:
         for i in range(n):
             for j in range(n):
-                text = f"{values[i, j]:.2g}" if values[i, j] < 10 else f"{values[i, j]:.0f}"
-                axis.text(j, i, text, ha="center", va="center", fontsize=font,
-                          color="white" if values[i, j] < threshold else "black")
-    set_category_ticks(axis, labels, "y")
-    axis.set_xticks(range(n), labels, rotation=90 if n > 12 else 45, ha="center" if n > 12 else "right",
-                    rotation_mode="default" if n > 12 else "anchor", fontsize=7 if n <= 20 else 6)
-    figure.colorbar(image, ax=axis, shrink=0.8, label="shift D (symmetric KL, weighted by explained variance; nats)")
+                v = values[i, j]
+                text = f"{v:.2g}" if v < 10 else f"{v:.0f}"
+                axis.text(j, i, text, ha="center", va="center", fontsize=MIN_FONT,
+                          color="white" if v < top * 0.6 else "black")
+    axis.set_yticks(range(n), labels, fontsize=MIN_FONT)
+    axis.set_xticks(range(n), labels, rotation=90, fontsize=MIN_FONT)
+    axis.tick_params(length=2)
+    bar = figure.colorbar(image, ax=axis, shrink=min(1.0, max(0.5, 3.0 / (n * cell))), aspect=25)
+    label = "shift D (symmetric KL weighted by\nexplained variance; nats)"
+    if noise_floor is not None and noise_floor <= top:
+        bar.ax.axhline(noise_floor, color=NOISE_COLOUR, lw=2)
+        label += f"\nred line: noise floor {noise_floor:.2g}"
+    elif noise_floor is not None:  # above every cell: a marker at the top of the bar
+        bar.ax.plot([0.5], [1.0], marker="^", ms=7, color=NOISE_COLOUR, transform=bar.ax.transAxes, clip_on=False)
+        label += f"\nred ▲: noise floor {noise_floor:.2g},\nabove every cell"
+    bar.set_label(label, fontsize=MIN_FONT + 1)
     order_note = "axis order" if ordered else "ordered by mean shift to the other groups"
-    axis.set_title(f"{title} ({order_note})\nm: models, f: filters")
+    subtitle = f"{order_note}; m: models, f: filters" + ("" if printed else "; too many groups to print values")
+    axis.set_title(f"{title}\n{subtitle}")
     if left_out:
         footnote(figure, f"Left out (too small): {', '.join(left_out)}")
     return figure
@@ -94,11 +132,12 @@ def pairwise_values(matrix: pd.DataFrame) -> np.ndarray:
     return values[np.triu_indices(len(values), k=1)]
 
 
-def shift_summary(matrices: Mapping[str, pd.DataFrame]):
+def shift_summary(matrices: Mapping[str, pd.DataFrame], noise_floor: float | None = None):
     """Spread of pairwise D per axis, side by side (box + points), axes by median D.
 
     matrices: axis name → symmetric D matrix of the groups kept on that axis.
-    Axes with fewer than two groups are listed, not drawn.
+    Axes with fewer than two groups are listed, not drawn. ``noise_floor``: D between
+    replicates, drawn as a line.
     """
     spread = {a: pairwise_values(m) for a, m in matrices.items() if len(m) >= 2}
     empty = sorted(a for a in matrices if a not in spread)
@@ -111,19 +150,22 @@ def shift_summary(matrices: Mapping[str, pd.DataFrame]):
         )
     order = sorted(spread, key=lambda a: (-float(np.median(spread[a])), a))
     n = len(order)
-    figure, axis = plt.subplots(figsize=(min(12, max(6, 0.75 * n + 3)), 4.5))
+    figure, axis = plt.subplots(figsize=(min(12, max(6, 1.2 * n + 2)), 4.5), layout="constrained")
     axis.boxplot([spread[a] for a in order], positions=range(n), widths=0.6, showfliers=False,
                  medianprops={"color": "black"}, boxprops={"color": "#555555"})
     rng = np.random.default_rng(0)  # fixed jitter: same inputs, same picture
     for i, a in enumerate(order):
         jitter = rng.uniform(-0.18, 0.18, len(spread[a]))
-        axis.scatter(i + jitter, spread[a], s=12, alpha=0.7, color="tab:blue", zorder=3, linewidths=0)
+        axis.scatter(i + jitter, spread[a], s=12, alpha=0.7, color=LINE, zorder=3, linewidths=0)
     labels = [f"{a}\n({len(matrices[a])} groups)" for a in order]
     set_category_ticks(axis, labels, "x")
     values = np.concatenate(list(spread.values()))
     positive = values[values > 0]
     if positive.size and positive.max() / max(positive.min(), 1e-12) > 100:
         axis.set_yscale("log")
+    if noise_floor is not None and noise_floor > 0:
+        axis.axhline(noise_floor, color=NOISE_COLOUR, lw=1.2, ls="--", label=f"noise floor {noise_floor:.2g}")
+        axis.legend(loc="lower left", frameon=False)
     axis.set_ylabel("pairwise shift D between groups (nats)")
     axis.set_title("Which axis moves filters most: pairwise shift D per axis (ordered by median)")
     axis.grid(axis="y", alpha=0.3)

@@ -9,12 +9,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-MAX_FINDINGS_ROWS = 60
+from .common import fmt_count
+
+MAX_FINDINGS_ROWS = 6  # on the opening page; the whole table is its own page
 
 
 def _cell(value) -> str:
     if isinstance(value, (float, np.floating)):
-        text = "" if value != value else f"{value:.4g}"
+        text = "" if value != value else f"{value + 0.0:.4g}"  # + 0.0: no "-0"
     elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         text = f"{value:,}"
     else:
@@ -51,6 +53,16 @@ def size_by(models: pd.DataFrame, layers: pd.DataFrame, column: str) -> pd.DataF
     return table.astype({"models": int, "layers": int, "filters": int})
 
 
+def size_line(table: pd.DataFrame, column: str, limit: int = 5) -> str:
+    """A size table as one short paragraph: the largest groups, then how many more."""
+    parts = [f"{_cell(row[column])} {row['models']:,} model{'s' if row['models'] != 1 else ''}, "
+             f"{fmt_count(row['filters'])} filters"
+             for _, row in table.head(limit).iterrows()]
+    if len(table) > limit:
+        parts.append(f"and {len(table) - limit} more")
+    return f"**Size by {column.replace('_', ' ')}:** " + "; ".join(parts) + "."
+
+
 def database_summary(
     models: pd.DataFrame,
     layers: pd.DataFrame,
@@ -58,7 +70,12 @@ def database_summary(
     findings_note: str,
     by: Sequence[str] = ("source", "task", "visual_category"),
 ) -> str:
-    """The opening page's body: database size, size by source/task/category, flags, findings."""
+    """The opening page's body: database size, size by source/task/category, flags, findings.
+
+    The report draws this text in a narrow column beside the workflow's rule graph, and
+    centres it vertically (a text taller than the window loses its top): so it holds no
+    table and stays short; whole tables are pages of their own (``size_tables``).
+    """
     n_models = len(models)
     with_filters = int((models["n_filters"] > 0).sum())
     n_filters = int(models["n_filters"].sum())
@@ -71,21 +88,36 @@ def database_summary(
         f"**{n_models:,} models** ({with_filters:,} with 3×3 convolutions), **{len(layers):,} 3×3 layers**, "
         f"**{n_filters:,} filters**. Flagged layers: "
         + ", ".join(f"{v:,} {k}" for k, v in flagged.items())
-        + ".",
+        + ". Whole tables: *6. Tables*; each finding with its measure and reference: *Findings*.",
         "",
     ]
     for column in by:
         if column in models.columns:
-            parts += [list_table(size_by(models, layers, column), f"Size by {column.replace('_', ' ')}"), ""]
+            parts += [size_line(size_by(models, layers, column), column), ""]
     parts += ["Findings", "--------", ""]
     if findings is None or findings.empty:
         parts += [findings_note, ""]
     else:
-        shown = findings.head(MAX_FINDINGS_ROWS)
-        parts += [list_table(shown, "Findings of the study on this database"), ""]
-        if len(findings) > len(shown):
-            parts += [f"({len(findings) - len(shown)} more rows in ``results/findings.tsv``.)", ""]
+        for _, row in findings.head(MAX_FINDINGS_ROWS).iterrows():
+            if {"supported", "statement"} <= set(row.index):
+                parts.append(f"- **{_cell(row['supported'])}**: {_cell(row['statement'])}")
+            else:
+                parts.append("- " + "; ".join(f"{_cell(k)}: {_cell(v)}" for k, v in row.items()))
+        if len(findings) > MAX_FINDINGS_ROWS:
+            parts.append(f"- … {len(findings) - MAX_FINDINGS_ROWS} more under *Findings*")
+        parts += [""]
     return "\n".join(parts)
+
+
+def size_tables(models: pd.DataFrame, layers: pd.DataFrame, by: Sequence[str] = ("source", "task", "visual_category")) -> str:
+    """One HTML page: the database's size by each column of ``by``."""
+    body = []
+    for column in by:
+        if column in models.columns:
+            table = size_by(models, layers, column)
+            body.append(f"<h3>Size by {html.escape(column.replace('_', ' '))}</h3>"
+                        + table.to_html(index=False, border=0, escape=True))
+    return _page("Size of the database", "\n".join(body))
 
 
 _STYLE = """<style>
@@ -98,10 +130,14 @@ tr:nth-child(even){background:#fafafa}
 </style>"""
 
 
-def html_table(frame: pd.DataFrame, title: str) -> str:
-    """A standalone HTML page holding one table (floats to 4 significant digits)."""
-    body = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+def _page(title: str, body: str) -> str:
     return (
         f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>{_STYLE}</head>"
-        f"<body><h3>{html.escape(title)}</h3><p>{len(frame):,} rows.</p>\n{body}\n</body></html>\n"
+        f"<body>{body}\n</body></html>\n"
     )
+
+
+def html_table(frame: pd.DataFrame, title: str) -> str:
+    """A standalone HTML page holding one table (floats to 4 significant digits)."""
+    body = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v + 0.0:.4g}", border=0, escape=True)
+    return _page(title, f"<h3>{html.escape(title)}</h3><p>{len(frame):,} rows.</p>\n{body}")

@@ -458,6 +458,18 @@ def graph_bn_folded(nodes: list[dict]) -> bool:
     )
 
 
+_WEIGHT_SUFFIX = re.compile(r"(?:/read|/ReadVariableOp|/kernel|/weights|_weights|/filter|/depthwise_kernel)+$")
+
+
+def _conv_name(node: dict, weight: str) -> str:
+    """The convolution's own name. The converter names a fused conv node after the last op
+    it absorbed (``…/re_lu/Relu6``, ``…/BiasAdd``); its filter weight keeps the conv's name
+    (``…/conv2d/Conv2D_weights``), so a fused node is named by its weight, suffix dropped."""
+    if not _attr_strings(node.get("attr", {}), "fused_ops"):
+        return node["name"]
+    return _WEIGHT_SUFFIX.sub("", weight) or node["name"]
+
+
 def _graph_model_convs(model_id: str, topology: dict, arrays: dict, precision: dict) -> tuple[list[ConvLayer], list[str]]:
     nodes = topology.get("node", [])
     by_name = {n["name"]: n for n in nodes}
@@ -491,7 +503,7 @@ def _graph_model_convs(model_id: str, topology: dict, arrays: dict, precision: d
             raise SourceError(f"model {model_id!r}: conv node {node['name']!r} is not reachable from the graph input")
         convs.append(
             ConvLayer(
-                name=node["name"],
+                name=_conv_name(node, ref),
                 weight=weight,
                 groups=groups,
                 stride=(strides[hw[0]], strides[hw[1]]),
