@@ -693,7 +693,7 @@ def every_figure(db):
     matrices = {}
     for column in ("family", "visual_category", "depth_decile"):
         sums, sizes = group_counts(db, column)
-        matrices[column] = shift_matrix(sums, evr)
+        matrices[column] = shift_matrix(sums, evr, db["edges"])
         sizes["status"] = "kept"
         deciles = column == "depth_decile"
         yield f"shift_{column}", shift_heatmap(matrices[column], sizes, column, deciles, None, 0.05, deciles)
@@ -759,10 +759,10 @@ def test_replicates_are_rows_that_differ_only_by_seed():
 def test_noise_floor_is_zero_for_identical_replicates_and_the_largest_pair(db):
     evr = db["basis"]["explained_variance_ratio"]
     counts = {m: sum(db["hist"][k] for k in db["hist"] if k[0] == m) for m in ("m0", "m1", "m2")}
-    value, pairs = replicate_noise({"a": counts["m0"], "b": counts["m0"]}, [["a", "b"]], evr)
+    value, pairs = replicate_noise({"a": counts["m0"], "b": counts["m0"]}, [["a", "b"]], evr, db["edges"])
     assert value == pytest.approx(0.0, abs=1e-12) and len(pairs) == 1
-    value, pairs = replicate_noise(counts, [["m0", "m1", "m2"]], evr)
-    expected = shift_matrix(counts, evr).to_numpy().max()
+    value, pairs = replicate_noise(counts, [["m0", "m1", "m2"]], evr, db["edges"])
+    expected = shift_matrix(counts, evr, db["edges"]).to_numpy().max()
     assert len(pairs) == 3 and value == pytest.approx(expected)
-    halves = split_half_noise([db["hist"][k] for k in sorted(db["hist"])], evr)
-    assert halves > 0 and halves == split_half_noise([db["hist"][k] for k in sorted(db["hist"])], evr)
+    halves = split_half_noise([db["hist"][k] for k in sorted(db["hist"])], evr, db["edges"])
+    assert halves > 0 and halves == split_half_noise([db["hist"][k] for k in sorted(db["hist"])], evr, db["edges"])

@@ -57,6 +57,7 @@ rule noise_floor:
     input:
         histograms=noise_floor_input,
         basis="results/basis/basis.json",
+        edges="results/basis/bin_edges.json",
     output:
         noise="results/figdata/noise_floor.json",
     log:

@@ -14,6 +14,8 @@ from filterdb.shift import read_histograms
 def step():
     with open(snakemake.input.basis) as handle:
         evr = np.asarray(json.load(handle)["explained_variance_ratio"])
+    with open(snakemake.input.edges) as handle:
+        edges = np.asarray(json.load(handle)["edges"], dtype=np.float64)
     eps = snakemake.params.eps
     per_model, layers = {}, []
     for path in snakemake.input.histograms:  # one model's histograms at a time
@@ -23,12 +25,12 @@ def step():
             per_model[model] = counts.sum(axis=0)
         else:
             layers.extend(counts)
-    value, pairs = replicate_noise(per_model, snakemake.params.sets, evr, eps) if snakemake.params.sets else (None, [])
+    value, pairs = replicate_noise(per_model, snakemake.params.sets, evr, edges, eps) if snakemake.params.sets else (None, [])
     if value is not None:
         record = {"value": value, "method": "replicate seeds",
                   "pairs": [{"a": a, "b": b, "D": d} for a, b, d in pairs]}
     else:
-        value = split_half_noise(layers, evr, eps)
+        value = split_half_noise(layers, evr, edges, eps)
         record = {"value": value, "method": "random halves of the database's layers (no replicate seeds)",
                   "layers": len(layers), "pairs": []}
     io.write_text_atomic(snakemake.output.noise, json.dumps(record, indent=1, sort_keys=True) + "\n")

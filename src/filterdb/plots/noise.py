@@ -36,25 +36,25 @@ def replicate_sets(rows: Mapping[str, Mapping], ignore: Sequence[str] = NOT_SETT
 
 
 def replicate_noise(counts: Mapping[str, np.ndarray], sets: Sequence[Sequence[str]], evr: np.ndarray,
-                    eps: float = FLOAT32_EPS) -> tuple[float | None, list[tuple[str, str, float]]]:
+                    edges: np.ndarray, eps: float = FLOAT32_EPS) -> tuple[float | None, list[tuple[str, str, float]]]:
     """Largest D between two replicates, and D of every replicate pair.
 
-    counts: model → (9, bins) coefficient counts summed over its layers; models without
-    filters are skipped. Returns (None, []) when no pair has filters on both sides.
+    counts: model → (9, bins) coefficient counts summed over its layers, over ``edges``;
+    models without filters are skipped. Returns (None, []) when no pair has filters on both sides.
     """
     pairs = []
     for members in sets:
         with_filters = [m for m in members if m in counts and np.asarray(counts[m]).sum() > 0]
         for a, b in itertools.combinations(with_filters, 2):
-            d = shift_matrix({a: counts[a], b: counts[b]}, evr, eps).iloc[0, 1]
+            d = shift_matrix({a: counts[a], b: counts[b]}, evr, edges, eps).iloc[0, 1]
             pairs.append((a, b, float(d)))
     if not pairs:
         return None, []
     return max(d for _, _, d in pairs), pairs
 
 
-def split_half_noise(layer_counts: Sequence[np.ndarray], evr: np.ndarray, eps: float = FLOAT32_EPS,
-                     seed: int = 0) -> float | None:
+def split_half_noise(layer_counts: Sequence[np.ndarray], evr: np.ndarray, edges: np.ndarray,
+                     eps: float = FLOAT32_EPS, seed: int = 0) -> float | None:
     """D between two random halves of the given layers (each (9, bins) counts).
 
     Layers are shuffled with a fixed seed and split in two; None with fewer than two layers.
@@ -66,7 +66,7 @@ def split_half_noise(layer_counts: Sequence[np.ndarray], evr: np.ndarray, eps: f
     half = len(order) // 2
     first = sum(layer_counts[i] for i in order[:half])
     second = sum(layer_counts[i] for i in order[half:])
-    return float(shift_matrix({"a": first, "b": second}, evr, eps).iloc[0, 1])
+    return float(shift_matrix({"a": first, "b": second}, evr, edges, eps).iloc[0, 1])
 
 
 def noise_sentence(record: Mapping) -> str:
