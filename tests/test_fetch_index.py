@@ -53,6 +53,29 @@ def local_index(tmp_path):
     return f"file://{tmp_path / 'simple'}", sdist, marker
 
 
+def serve(pages: dict[str, tuple[bytes, str]]) -> ThreadingHTTPServer:
+    """A local HTTP server answering ``pages`` (path → body, content type) and 404 otherwise."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            if self.path not in pages:
+                self.send_error(404)
+                return
+            data, kind = pages[self.path]
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def no_pip_config():
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env["PIP_CONFIG_FILE"] = os.devnull
@@ -90,31 +113,25 @@ def test_json_index_and_pip_configuration(tmp_path, local_index):
     _index, sdist, marker = local_index
     body = json.dumps({"meta": {"api-version": "1.0"}, "name": "evil", "files": [
         {"filename": sdist.name, "url": f"/files/{sdist.name}", "hashes": {"sha256": sha(sdist)}}]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            if self.path == "/simple/evil/":
-                data, kind = body, "application/vnd.pypi.simple.v1+json"
-            elif self.path == f"/files/{sdist.name}":
-                data, kind = sdist.read_bytes(), "application/octet-stream"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve({"/simple/evil/": (body, "application/vnd.pypi.simple.v1+json"),
+                    f"/files/{sdist.name}": (sdist.read_bytes(), "application/octet-stream")})
     try:
         env = {**no_pip_config(), "PIP_INDEX_URL": f"http://127.0.0.1:{server.server_port}/simple"}
         assert pip_settings(env)["index_urls"][0] == env["PIP_INDEX_URL"]
         got = index_download(parse_spec("pypi", "evil==1.0"), tmp_path, sha(sdist), env=env)
         assert sha(got) == sha(sdist) and not marker.exists()
+    finally:
+        server.shutdown()
+
+
+def test_a_file_the_index_lists_but_does_not_serve_is_a_clear_error(tmp_path, local_index):
+    _index, sdist, _marker = local_index
+    body = json.dumps({"meta": {"api-version": "1.0"}, "name": "evil", "files": [
+        {"filename": sdist.name, "url": f"/files/{sdist.name}", "hashes": {"sha256": sha(sdist)}}]}).encode()
+    server = serve({"/simple/evil/": (body, "application/vnd.pypi.simple.v1+json")})
+    try:
+        index = f"http://127.0.0.1:{server.server_port}/simple"
+        with pytest.raises(SourceError, match=r"evil==1.0 from .*HTTP error 404 for .*/files/evil-1.0.tar.gz"):
+            index_download(parse_spec("pypi", "evil==1.0"), tmp_path, sha(sdist), index_url=index, env=no_pip_config())
     finally:
         server.shutdown()

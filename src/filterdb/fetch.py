@@ -269,6 +269,8 @@ def index_download(pkg: Package, dest: Path, sha256: str | None, index_url: str 
     metadata). ``index_url`` replaces pip's index URLs (tests, mirrors). Without a sha256,
     the version's wheel (else its sdist) is fetched so that the caller can report its digest.
     """
+    import urllib.error
+
     settings = pip_settings(env)
     if index_url:
         settings["index_urls"] = [index_url]
@@ -289,7 +291,11 @@ def index_download(pkg: Package, dest: Path, sha256: str | None, index_url: str 
         raise SourceError(f"{label}: unexpected file name {entry['filename']!r} on the index")
     target = dest / entry["filename"]
     start = last = time.monotonic()
-    with _open_url(entry["url"], settings) as resp, open(target, "wb") as out:
+    try:
+        resp = _open_url(entry["url"], settings)
+    except urllib.error.HTTPError as exc:
+        raise SourceError(f"{label}: HTTP error {exc.code} for {entry['url']}") from None
+    with resp, open(target, "wb") as out:
         total = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
         try:
             while chunk := resp.read(1 << 20):
