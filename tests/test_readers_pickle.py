@@ -199,3 +199,22 @@ def test_madmom_truncated_and_empty(tmp_path, fake_madmom):
     path.write_bytes(pickle.dumps(make_layer(fake_madmom["NeuralNetwork"], layers=[]), protocol=2))
     with pytest.raises(SourceError, match="has no ConvolutionalLayer"):
         read_madmom("mm", path)
+
+
+def test_a_pickle_cannot_change_the_allowed_callables(tmp_path):
+    """BUILD on an allowed function (here OrderedDict and _codecs.encode) is refused, not applied."""
+    import collections
+
+    for target in (b"ccollections\nOrderedDict\n", b"c_codecs\nencode\n"):
+        # GLOBAL target; a dict {'__defaults__': None} as state; BUILD; STOP
+        payload = target + b"}q\x00X\x0c\x00\x00\x00__defaults__q\x01Ns" + b"b."
+        with pytest.raises(pickle.UnpicklingError, match="tries to change"):
+            restricted_load(payload)
+    assert collections.OrderedDict([("a", 1)])["a"] == 1
+
+
+def test_real_files_still_read_after_sealing(tmp_path):
+    path = tmp_path / "state.pth"
+    torch.save({"w.weight": torch.ones(3, 2, 3, 3, dtype=torch.float16)}, path, _use_new_zipfile_serialization=False)
+    loaded = read_torch_pickle("m", [path])
+    assert loaded.precision == "fp16" and loaded.convs[0].weight.dtype == np.float32

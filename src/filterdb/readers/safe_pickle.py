@@ -200,6 +200,32 @@ def _reconstructor(cls, base, state=None):
     raise pickle.UnpicklingError(f"copyreg._reconstructor of {cls!r} is refused")
 
 
+class _Sealed:
+    """An allowed callable handed to pickle: it can be called, never changed.
+
+    Pickle's BUILD opcode sets attributes on whatever object it is given; on a plain
+    function or shared object that would outlive the load. A sealed wrapper refuses.
+    """
+
+    __slots__ = ("_target", "_name")
+
+    def __init__(self, target, name: str):
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_name", name)
+
+    def __call__(self, *args, **kwargs):
+        return self._target(*args, **kwargs)
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError(f"the pickle tries to change {self._name}")
+
+    def __setattr__(self, key, value):
+        raise pickle.UnpicklingError(f"the pickle tries to change {self._name}")
+
+    def __repr__(self):
+        return f"<allowed {self._name}>"
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """pickle.Unpickler whose globals are the table above, extra ones, or inert stubs."""
 
@@ -212,13 +238,15 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         key = (module, name)
         if key in self._extra:
-            return self._extra[key]
+            return _Sealed(self._extra[key], f"{module}.{name}")
         if key in _BUILTINS:
-            return _BUILTINS[key]
+            found = _BUILTINS[key]
+            # stub-derived builders are classes NEWOBJ may need; they refuse BUILD on the class itself
+            return found if isinstance(found, type) and issubclass(found, Stub) else _Sealed(found, f"{module}.{name}")
         if key == ("_codecs", "encode"):
-            return _codecs_encode
+            return _Sealed(_codecs_encode, "_codecs.encode")
         if key in (("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor")):
-            return _reconstructor
+            return _Sealed(_reconstructor, "copyreg._reconstructor")
         self.stubbed.add(f"{module}.{name}")
         return stub_class(module, name)
 

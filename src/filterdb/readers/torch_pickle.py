@@ -89,6 +89,7 @@ def _torch_globals() -> dict:
 
 
 def _as_storage_type(value: Any) -> _StorageType:
+    value = getattr(value, "_target", value)  # handed to pickle sealed (safe_pickle._Sealed)
     if isinstance(value, _StorageType):
         return value
     raise pickle.UnpicklingError(f"storage of unsupported type {value!r}")
