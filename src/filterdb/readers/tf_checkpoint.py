@@ -287,10 +287,9 @@ def read_tf_variables(model_id: str, paths: Sequence[str | Path]) -> LoadedModel
         ckpt = Checkpoint(index)
         nodes = object_graph(ckpt)
         root = keras_root_config(metadata) if metadata is not None and nodes else None
-        convs, depth_source = (_from_config(ckpt, nodes, root) if root else _from_variables(ckpt, nodes))
-        precisions = {_PRECISION.get(ckpt.entries[c.name.split("|")[1]]["dtype"], "fp32") for c in convs}
-        for conv in convs:
-            conv.name = conv.name.split("|")[0]
+        found, depth_source = (_from_config(ckpt, nodes, root) if root else _from_variables(ckpt, nodes))
+        precisions = {_PRECISION.get(ckpt.entries[key]["dtype"], "fp32") for _, key in found}
+        convs = [conv for conv, _ in found]
     except (EOFError, Malformed, FileNotFoundError, ValueError, KeyError, UnicodeDecodeError, struct.error) as exc:
         raise SourceError(
             f"model {model_id!r}: {str(index)!r} is not a readable TensorFlow checkpoint "
@@ -305,7 +304,8 @@ def read_tf_variables(model_id: str, paths: Sequence[str | Path]) -> LoadedModel
                                       "keras_metadata": metadata is not None and root is not None})
 
 
-def _from_config(ckpt: Checkpoint, nodes: list[dict], root: dict) -> tuple[list[ConvLayer], str]:
+def _from_config(ckpt: Checkpoint, nodes: list[dict], root: dict) -> tuple[list[tuple[ConvLayer, str]], str]:
+    """(conv, checkpoint key) of each conv layer of a Keras config, and the depth source."""
     layers, graph = config_layers(root)
     convs = []
     for index, layer in enumerate(layers):
@@ -321,15 +321,16 @@ def _from_config(ckpt: Checkpoint, nodes: list[dict], root: dict) -> tuple[list[
             if key is None:
                 raise Malformed(f"layer {layer['name']} has no variable {variable!r} in the object graph")
             weight, groups = keras_kernel(ckpt.tensor(key), kind, layer["groups"])
-            convs.append(ConvLayer(name=f"{layer['name']}{'/pointwise' if step else ''}|{key}",
-                                   weight=np.ascontiguousarray(weight, np.float32), groups=groups,
-                                   stride=layer["stride"] if step == 0 else (1, 1),
-                                   dilation=layer["dilation"] if step == 0 else (1, 1),
-                                   distance=2 * layer["distance"] + step))
+            convs.append((ConvLayer(name=f"{layer['name']}{'/pointwise' if step else ''}",
+                                    weight=np.ascontiguousarray(weight, np.float32), groups=groups,
+                                    stride=layer["stride"] if step == 0 else (1, 1),
+                                    dilation=layer["dilation"] if step == 0 else (1, 1),
+                                    distance=2 * layer["distance"] + step), key))
     return convs, "graph" if graph else "execution order"
 
 
-def _from_variables(ckpt: Checkpoint, nodes: list[dict] | None) -> tuple[list[ConvLayer], str]:
+def _from_variables(ckpt: Checkpoint, nodes: list[dict] | None) -> tuple[list[tuple[ConvLayer, str]], str]:
+    """(conv, checkpoint key) of every 4-D kernel variable in tracking order, and the depth source."""
     keys = [k for k in ckpt.entries if len(ckpt.entries[k]["shape"]) == 4 and "OPTIMIZER_SLOT" not in k
             and re.search(r"(^|/)(depthwise_)?kernel(/\.ATTRIBUTES/VARIABLE_VALUE)?$", k)]
     full_names: dict[str, str] = {}
@@ -344,6 +345,6 @@ def _from_variables(ckpt: Checkpoint, nodes: list[dict] | None) -> tuple[list[Co
         name = full_names.get(key) or key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
         kind = "depthwise" if "depthwise_kernel" in key else "transposed" if "transpose" in name.lower() else "conv"
         weight, groups = keras_kernel(ckpt.tensor(key), kind)
-        convs.append(ConvLayer(name=f"{name.removesuffix(':0')}|{key}", weight=np.ascontiguousarray(weight, np.float32),
-                               groups=groups, distance=len(convs)))
+        convs.append((ConvLayer(name=name.removesuffix(":0"), weight=np.ascontiguousarray(weight, np.float32),
+                                groups=groups, distance=len(convs)), key))
     return convs, "execution order"
