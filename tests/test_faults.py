@@ -389,7 +389,7 @@ def test_full_disk_gives_clear_error_and_leaves_nothing(built, tmp_path):
 # --------------------------------------------------------------------------- failing download
 
 BAD_PYPI_ROW = (
-    "fault_pkg\tpypi\tfilterdb-fault-package==1.0\tnet\tNet\tclassification\tnone\tnone\tfalse\t0"
+    "fault_pkg\tpypi\tfilterdb-fault-package==1.0\tnet\tNet\tclassification\tunknown\tnone\tfalse\t0"
 )
 
 

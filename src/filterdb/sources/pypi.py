@@ -1,6 +1,6 @@
 """``pypi`` source: model weights shipped inside a pinned PyPI package.
 
-Fetched with ``pip download --no-deps`` (hash-pinned) into the cache, never installed or
+Fetched from pip's configured index by its pinned sha256 into the cache, never built, installed or
 imported; see :mod:`filterdb.sources.package` for the sheet columns.
 """
 
