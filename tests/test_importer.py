@@ -213,3 +213,27 @@ def test_missing_h5py_is_one_line(tmp_path, monkeypatch, capsys):
     assert main(["import-hdf5", str(tmp_path / "d.h5"), str(tmp_path / "out")]) != 0
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "pip install 'filterdb[hdf5]'" in err and "h5py" in err
+
+
+def test_release_categories_map_onto_the_sheet_vocabulary():
+    from filterdb.importer import category_of, sheet_vocabulary
+
+    vocabulary = sheet_vocabulary()
+    assert category_of("Natural", vocabulary) == "natural"
+    assert category_of("medical (x-ray)", vocabulary) == "medical"
+    assert category_of("Medical CT", vocabulary) == "medical"
+    assert category_of("cells", vocabulary) == "microscopy"
+    assert category_of("objects", vocabulary) == "natural"
+    assert category_of("something new", vocabulary) == "unknown"
+
+
+def test_imported_sheet_keeps_the_release_category(tmp_path):
+    write_release(tmp_path / "dataset.h5")
+    import_hdf5(tmp_path / "dataset.h5", tmp_path / "out", progress=False)
+    from filterdb.sheet import load_sheets
+
+    rows = load_sheets([tmp_path / "out" / "config" / "models.tsv"])  # valid against the sheet schema
+    assert rows["unet_cells_9"]["visual_category"] == "microscopy"
+    assert rows["unet_cells_9"]["release_visual_category"] == "microscopy"
+    config = (tmp_path / "out" / "config" / "config.yaml").read_text()
+    assert "release_visual_category" in config

@@ -59,6 +59,18 @@ MODEL_COLUMN_MAP = {
     "Family": "family",
     "Architecture": "family",
 }
+# the release's visual categories → the sheet schema's vocabulary (a value already in it is
+# kept); the release's own value stays in `release_visual_category`
+CATEGORY_ALIASES = (
+    ("medical", "medical"), ("x-ray", "medical"), ("xray", "medical"), ("mri", "medical"), ("ct", "medical"),
+    ("ultrasound", "medical"), ("cell", "microscopy"), ("microscop", "microscopy"), ("astro", "astronomy"),
+    ("face", "faces"), ("fractal", "fractals"), ("sketch", "sketches"), ("handwrit", "handwriting"),
+    ("digit", "handwriting"), ("document", "text/documents"), ("text", "text/documents"),
+    ("formula", "text/documents"), ("art", "art"), ("painting", "art"), ("texture", "textures"),
+    ("plant", "plants"), ("leaf", "plants"), ("satellite", "satellite"), ("aerial", "satellite"),
+    ("entit", "natural"), ("natural", "natural"), ("object", "natural"), ("person", "people"),
+    ("people", "people"), ("pedestrian", "people"),
+)  # fmt: skip
 INDEX_COLUMNS = ("model_id", "conv_depth", "conv_depth_norm", "layer_id")
 LAYER_FACT_COLUMNS = ("in_channels", "out_channels", "groups", "stride", "dilation")
 MODEL_ID_PATTERN = re.compile(r"[^A-Za-z0-9_.+-]+")
@@ -194,7 +206,30 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def model_row(model: str, model_id: Any, first: pd.Series, model_columns: list[str], h5_name: str) -> dict:
+def sheet_vocabulary() -> list[str]:
+    """The visual categories the sheet schema allows."""
+    import yaml
+
+    from .sheet import default_schema_path
+
+    with open(default_schema_path()) as handle:
+        return yaml.safe_load(handle)["properties"]["visual_category"]["enum"]
+
+
+def category_of(value: Any, vocabulary: list[str]) -> str:
+    """A release's visual category in the sheet vocabulary: itself, an alias, or "unknown"."""
+    text = str(value).strip().lower()
+    if text in vocabulary:
+        return text
+    for fragment, category in CATEGORY_ALIASES:
+        if re.search(rf"\b{re.escape(fragment)}", text):
+            return category
+    return "unknown"
+
+
+def model_row(
+    model: str, model_id: Any, first: pd.Series, model_columns: list[str], h5_name: str, vocabulary: list[str]
+) -> dict:
     """One row of the model sheet from a model's first /meta row: source ``parquet``, whose
     reference is the imported filters file (relative to the import folder, the workflow's
     working directory)."""
@@ -204,6 +239,9 @@ def model_row(model: str, model_id: Any, first: pd.Series, model_columns: list[s
         if column in first.index and target not in row and pd.notna(first[column]):
             row[target] = _clean(first[column])
             mapped.add(column)
+    if "visual_category" in row:
+        row["release_visual_category"] = row["visual_category"]
+        row["visual_category"] = category_of(row["visual_category"], vocabulary)
     row.setdefault("architecture", model)
     row.setdefault("family", row["architecture"])
     for required in ("task", "visual_category", "training_dataset"):
@@ -347,6 +385,8 @@ def study_config(sheet: pd.DataFrame) -> dict:
             axes[column] = {"column": column}
     if "visual_category" in axes:
         axes["visual_category_first_decile"] = {"column": "visual_category", "where": {"depth_decile": 0}}
+    if "release_visual_category" in sheet.columns:  # the release's own, finer categories
+        axes["release_visual_category"] = {"column": "release_visual_category"}
     return {
         "sheets": ["config/models.tsv"],
         "shift": {"bins": 70, "range": "paper", "min_group_filters": 1000, "axes": axes},
@@ -383,6 +423,7 @@ def _import_into(h5_path: Path, out: Path, chunk_filters: int, progress: bool, o
                     f"its ids look like: {', '.join(sorted(names.values())[:5])}"
                 )
         model_columns, layer_columns = split_columns(meta.drop(columns=["_start", "_stop"]))
+        vocabulary = sheet_vocabulary()
         sort_keys = [c for c in ("conv_depth", "layer_id", "_start") if c in meta.columns]
         order = sorted(names, key=lambda m: int(meta.loc[meta["model_id"] == m, "_start"].min()))
         wanted = set(models) if models is not None else None
@@ -434,7 +475,7 @@ def _import_into(h5_path: Path, out: Path, chunk_filters: int, progress: bool, o
                 # the digest of the rows is known once they are written
                 final_metadata=lambda: io.file_metadata(model, model_info={**info, "filters_sha256": digest.hexdigest()}),
             )
-            rows.append(model_row(model, model_id, first, model_columns, h5_path.name))
+            rows.append(model_row(model, model_id, first, model_columns, h5_path.name, vocabulary))
             summary_models.append(model)
             total_filters += info["n_filters"]
             if progress:
