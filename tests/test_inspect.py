@@ -261,6 +261,26 @@ def test_onnx_and_tfjs_files_in_one_folder(tmp_path, capsys):
     assert models["web"]["layers"][0]["variance_entropy"] == pytest.approx(expected)
 
 
+def test_torch_state_dict_files(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from filterdb import readers
+
+    generator = torch.Generator().manual_seed(4)
+    state = {"features.0.weight": torch.randn(8, 3, 3, 3, generator=generator),
+             "features.2.weight": torch.randn(16, 8, 3, 3, generator=generator)}  # fmt: skip
+    torch.save(state, tmp_path / "net.pt")
+    code, out, err = run_cli(["inspect", str(tmp_path / "net.pt"), "--json"], capsys)
+    assert code == 0, err
+    (model,) = strict_json(out)
+    assert [r["n_filters"] for r in model["layers"]] == [24, 128]
+    expected = layer_metrics(state["features.2.weight"].numpy().reshape(-1, 9), 16)["variance_entropy"]
+    assert model["layers"][1]["variance_entropy"] == pytest.approx(expected) and model["layers"][1]["stride"] is None
+    if "torch-pickle" in readers.READERS:  # read without torch: check in a fresh process
+        code = f"import sys\nfrom filterdb.cli import main\nassert main(['inspect', {str(tmp_path / 'net.pt')!r}]) == 0\nassert 'torch' not in sys.modules"
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_keras_files_go_to_the_keras_reader(tmp_path, capsys):
     from filterdb import readers
 

@@ -3,8 +3,9 @@
 A checkpoint is read by the reader of its format, and torch or timm are imported only
 where the format needs them: ``.safetensors`` (numpy alone, depth in name order),
 ``.onnx`` (the onnx package, graph depth), TF.js ``model.json`` and Keras ``.h5``
-(their readers, no TensorFlow); torch files (``.pt``, ``.pth``, ``.bin``, ``.ckpt``) need
-torch. With ``arch`` (a timm architecture), a ``.safetensors`` or torch file is loaded
+(their readers, no TensorFlow); torch files (``.pt``, ``.pth``, ``.bin``, ``.ckpt``) go to
+the restricted unpickler (``torch-pickle`` reader) where filterdb has it, else to torch
+with ``weights_only=True``. With ``arch`` (a timm architecture), a ``.safetensors`` or torch file is loaded
 into that architecture instead, for graph depth, strides and groups. Anything else is a
 timm model name (``pretrained``, ``seed``).
 
@@ -34,7 +35,8 @@ FORMATS = {
     ".h5": "keras", ".keras": "keras",
     "model.json": "tfjs",
 }  # fmt: skip
-# formats whose files say nothing of stride and dilation (read without a graph)
+# formats whose files say nothing of stride and dilation when read without --arch (weights
+# alone: a safetensors file, a torch state dict; a pickled torch module does say)
 NO_GEOMETRY = {"safetensors", "torch"}
 FLAGS = ("sparse", "collapsed", "random_like", "zero")
 
@@ -75,6 +77,8 @@ def _read_file(model_id: str, path: Path, fmt: str, arch: str | None) -> LoadedM
         from .readers.safetensors_file import read_safetensors
 
         return read_safetensors(model_id, path)
+    if fmt == "torch" and "torch-pickle" in readers.READERS:
+        return readers.read("torch-pickle", model_id, [str(path)])  # the restricted unpickler: no torch
     if fmt == "keras":
         if "keras-h5" not in readers.READERS:
             raise SourceError(f"{path}: Keras files need the keras-h5 reader, which this filterdb lacks")
@@ -122,6 +126,8 @@ def layer_rows(loaded: LoadedModel, fmt: str, cutoffs: dict | None = None) -> tu
     """
     cutoffs = {**DEFAULT_CUTOFFS, **(cutoffs or {})}
     facts, kernels, excluded = plan_layers(loaded, on_nonfinite="exclude")
+    detail = loaded.source_detail
+    no_geometry = fmt in NO_GEOMETRY and "arch" not in detail and "pickled module" not in str(detail.get("content", ""))
     rows = []
     for fact, flat in zip(facts, kernels):
         metrics = layer_metrics(flat, fact["out_channels"])
@@ -129,7 +135,7 @@ def layer_rows(loaded: LoadedModel, fmt: str, cutoffs: dict | None = None) -> tu
         if zero:
             metrics["orthogonality"] = float("nan")
         row = {"model": loaded.model, **fact, **metrics, **layer_flags(metrics, cutoffs, fact["n_filters"]), "flag_zero": zero}
-        if fmt in NO_GEOMETRY and fact["depth_source"] != "graph":
+        if no_geometry:
             row["stride"] = row["dilation"] = None
         rows.append(row)
     return rows, kernels, excluded
