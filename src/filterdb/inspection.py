@@ -100,7 +100,10 @@ def load_model(target: Any, arch: str | None = None, pretrained: bool = False, s
     path = Path(target)
     fmt = checkpoint_format(path)
     if path.is_dir():
-        raise SourceError(f"{path}: a folder; inspect_many (or the command line) reads the checkpoints in it")
+        raise SourceError(
+            f"{path}: a folder; inspect its files one by one (expand_targets lists them), "
+            "or run `filterdb inspect` on the folder"
+        )
     if fmt is not None or path.exists():
         if not path.is_file():
             raise SourceError(f"{path}: no such checkpoint file")
