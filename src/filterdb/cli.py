@@ -47,6 +47,8 @@ def _format_table(result: dict) -> str:
     for item in result["excluded"]:
         lines.append(f"left out: {item['name']} ({item['nonfinite_filters']} of {item['n_filters']} filters NaN or Inf)")
     if against:
+        lines.append(f"against {summary['against']}: {summary['reference_models']} models; sp%, H/TH%, orth%: "
+                     "percentile among their layers of the same depth decile")
         lines.append(summary["verdict"])
         if result["shift"]:
             ranked = sorted(result["shift"].items(), key=lambda kv: kv[1])

@@ -73,6 +73,7 @@ class Population:
             raise ValueError(f"pool must be 'trained' or 'all', not {pool!r}")
         self.paths = database_paths(db)
         self.db = str(db)
+        self.pool = pool
         self.eps = eps
         models = read_models(self.paths["models"])
         keep = set(unique_models(models))
@@ -166,6 +167,7 @@ class Population:
         verdict += f"; nearest visual category: {nearest} (D = {shift[nearest]:.4g})" if nearest else "; no visual category to compare with"
         return {
             "against": self.db,
+            "reference_models": int(self.layers["model"].nunique()),
             "n_low_entropy_ratio": int(low_entropy),
             "n_high_sparsity": int(high_sparsity),
             "n_low_orthogonality": int(low_ortho),
