@@ -225,7 +225,10 @@ def expand_targets(targets: Iterable[str]) -> list[str]:
                     continue
                 files.append(os.path.join(folder, name))
         if not files:
-            raise SourceError(f"{path}: no checkpoint files in this folder (endings: {', '.join(FORMATS)})")
+            raise SourceError(
+                f"{path}: is a directory; give a checkpoint file or a folder holding some: no file under it "
+                f"ends in {', '.join(FORMATS)}"
+            )
         found += files
     return found
 
