@@ -19,7 +19,6 @@ from filterdb import basis, database, io, shift, stats, synthetic
 from filterdb.cli import main
 from filterdb.metrics import layer_metrics
 from filterdb.readers.safetensors_file import infer_groups, natural_key, read_safetensors
-from filterdb.sources.base import SourceError
 
 
 def write_safetensors(path, tensors: dict, dtypes: dict | None = None) -> None:
