@@ -193,9 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "inspect":
-        # before numpy loads: the metrics' BLAS products are small (10 × 8192 blocks), and
-        # OpenBLAS threads waiting on each other cost 7× the CPU of one thread on a busy machine
+    if args.command == "inspect" and "numpy" not in sys.modules:
+        # before numpy loads (else it has no effect, and would only leak to child processes):
+        # the metrics' BLAS products are small (10 × 8192 blocks), and OpenBLAS threads
+        # waiting on each other cost 7× the CPU of one thread on a busy machine
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from .sources.base import SourceError
 
