@@ -534,7 +534,7 @@ def test_inspect_upper_case_onnx_suffix_reads_it_as_onnx(tmp_path, capsys):
     code = cli_main(["inspect", str(path), "--json"])
     out = capsys.readouterr().out
     assert code == 0
-    assert [layer["n_filters"] for layer in json.loads(out)] == [8]
+    assert [layer["n_filters"] for layer in json.loads(out)[0]["layers"]] == [8]
 
 
 def test_unknown_model_target_is_named(tmp_path):
@@ -646,6 +646,7 @@ def all_outputs(tmp_path_factory):
     (work / "config" / "tiny.tsv").write_text("\n".join([HEADER, row("m0"), row("m1")]) + "\n")
     config = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
     config["sheets"] = ["config/tiny.tsv"]
+    config["basis"] = {"pool": "all"}  # random-init rows: no trained model to fit the basis on
     config.pop("figures")
     (work / "config" / "tiny.yaml").write_text(yaml.safe_dump(config))
     summary = snakemake(work, "-n", "--configfile", "config/tiny.yaml", "--detailed-summary").stdout

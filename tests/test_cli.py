@@ -14,7 +14,9 @@ from filterdb.sources.timm_source import create
 
 def test_inspect_json_matches_the_metrics_of_the_module(capsys):
     assert main(["inspect", "resnet10t", "--seed", "3", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    (model,) = json.loads(capsys.readouterr().out)
+    rows = model["layers"]
+    assert model["summary"]["format"] == "timm" and model["summary"]["depth_source"] == "graph"
     module = create("x", "resnet10t", pretrained=False, seed=3)
     weights = {name: m.weight.detach().numpy() for name, m in module.named_modules() if isinstance(m, torch.nn.Conv2d)}
     threes = [name for name, w in weights.items() if w.shape[2:] == (3, 3)]
@@ -49,4 +51,9 @@ def test_inspect_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     path = tmp_path / "w.safetensors"
     path.write_bytes(b"")
     assert main(["inspect", str(path)]) == 2
-    assert "needs --arch" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is not a safetensors file" in err and len(err.strip().splitlines()) == 1
+    path = tmp_path / "w.npy"
+    path.write_bytes(b"")
+    assert main(["inspect", str(path)]) == 2
+    assert "unknown checkpoint format" in capsys.readouterr().err

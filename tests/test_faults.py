@@ -117,6 +117,7 @@ def make_work(dest: Path, rows: dict[str, str] | None = None, extra_sheets: tupl
     (work / "config" / "faults.tsv").write_text("\n".join([SHEET_HEADER, *rows.values()]) + "\n")
     config = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
     config["sheets"] = ["config/faults.tsv", *extra_sheets]
+    config["basis"] = {"pool": "all"}  # random-init rows: no trained model to fit the basis on
     config.pop("figures", None)  # names smoke models
     (work / "config" / "faults.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return work

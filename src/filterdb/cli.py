@@ -1,88 +1,127 @@
-"""Command line: ``filterdb inspect MODEL`` — is this checkpoint healthy enough to fine-tune?"""
+"""Command line: ``filterdb inspect`` (is this checkpoint healthy enough to fine-tune?) and ``filterdb import-hdf5``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
-from pathlib import Path
 
 from . import __version__
-from .extract import plan_layers
-from .metrics import DEFAULT_CUTOFFS, layer_flags, layer_metrics
-from .sheet import SheetError
-from .sources.base import SourceError
 
-CHECKPOINT_SUFFIXES = {".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".onnx"}
+FAIL_ON = ("sparse", "collapsed", "random-like", "zero", "nonfinite")
+PERCENTILE_COLUMNS = (("sparsity_pct", "sp%"), ("entropy_ratio_pct", "H/TH%"), ("orthogonality_pct", "orth%"))
 
 
-def _row_for(target: str, arch: str | None, pretrained: bool, seed: int) -> dict:
-    path = Path(target)
-    suffix = path.suffix.lower()  # model.ONNX is an ONNX file too
-    if path.is_dir():
-        raise SourceError(
-            f"{target}: is a directory; give a checkpoint file ({', '.join(sorted(CHECKPOINT_SUFFIXES))}) "
-            "or a timm model name"
-        )
-    model_id = path.stem if suffix in CHECKPOINT_SUFFIXES else target
-    if suffix == ".onnx":
-        return {"model": model_id, "source": "onnx", "reference": str(path)}
-    if suffix in CHECKPOINT_SUFFIXES or path.exists():
-        if not arch:
-            raise SourceError(f"{target}: a checkpoint file needs --arch, the timm architecture it belongs to")
-        return {"model": model_id, "source": "checkpoint", "reference": str(path), "arch": arch}
-    return {"model": model_id, "source": "timm", "reference": target, "pretrained": pretrained, "seed": seed}
+def _number(value, spec: str, width: int) -> str:
+    return f"{'-':>{width}}" if value is None or value != value else f"{value:>{width}{spec}}"
 
 
-def inspect_model(target: str, arch: str | None = None, pretrained: bool = False, seed: int = 0,
-                  cutoffs: dict | None = None) -> list[dict]:
-    """Per-layer metrics and flags of a timm model or a checkpoint file, one dict per 3×3 layer."""
-    from .sources import get_source
-
-    cutoffs = {**DEFAULT_CUTOFFS, **(cutoffs or {})}
-    row = _row_for(target, arch, pretrained, seed)
-    source = get_source(row["source"])
-    loaded = source.load(row, source.fetch(row, Path.home() / ".cache" / "filterdb"))
-    facts, kernels, _ = plan_layers(loaded)
-    rows = []
-    for fact, flat in zip(facts, kernels):
-        metrics = layer_metrics(flat, fact["out_channels"])
-        rows.append({**fact, **metrics, **layer_flags(metrics, cutoffs, fact["n_filters"])})
-    return rows
-
-
-def _format_table(rows: list[dict]) -> str:
-    header = f"{'#':>3} {'layer':<40} {'shape':>18} {'n_filters':>10} {'sparsity':>8} {'H':>6} {'H/TH':>6} {'ortho':>6}  flags"
-    lines = [header, "-" * len(header)]
+def _format_table(result: dict) -> str:
+    """The text report of one model: one line per 3×3 layer, then its summary lines."""
+    rows, summary = result["layers"], result["summary"]
+    against = "verdict" in summary
+    extra = "".join(f" {label:>6}" for _, label in PERCENTILE_COLUMNS) if against else ""
+    header = f"{'#':>3} {'layer':<40} {'shape':>18} {'n_filters':>10} {'sparsity':>8} {'H':>6} {'H/TH':>6} {'ortho':>6}{extra}  flags"
+    lines = [f"{summary['model']} ({summary['format']}, depth: {summary['depth_source']})", header, "-" * len(header)]
     for r in rows:
         shape = f"{r['out_channels']}x{r['in_channels'] // r['groups']}x3x3" + (f"/g{r['groups']}" if r["groups"] > 1 else "")
-        flags = ",".join(k.removeprefix("flag_").replace("_", "-") for k in ("flag_sparse", "flag_collapsed", "flag_random_like") if r[k])
-        name = r["name"] if len(r["name"]) <= 40 else "…" + r["name"][-39:]
-        lines.append(
-            f"{r['layer']:>3} {name:<40} {shape:>18} {r['n_filters']:>10,} {r['sparsity']:>8.3f} "
-            f"{r['variance_entropy']:>6.3f} {r['entropy_ratio']:>6.3f} {r['orthogonality']:>6.3f}  {flags}"
+        flags = "zero" if r["flag_zero"] else ",".join(
+            k.removeprefix("flag_").replace("_", "-") for k in ("flag_sparse", "flag_collapsed", "flag_random_like") if r[k]
         )
-    n = len(rows)
-    if n:
-        count = {k: sum(r[f"flag_{k}"] for r in rows) for k in ("sparse", "collapsed", "random_like")}
+        name = r["name"] if len(r["name"]) <= 40 else "…" + r["name"][-39:]
+        pct = "".join(" " + _number(r[c], ".1f", 6) for c, _ in PERCENTILE_COLUMNS) if against else ""
         lines.append(
-            f"{n} layers, {sum(r['n_filters'] for r in rows):,} filters: {count['sparse']} sparse, "
-            f"{count['collapsed']} collapsed, {count['random_like']} random-like"
+            f"{r['layer']:>3} {name:<40} {shape:>18} {r['n_filters']:>10,} {_number(r['sparsity'], '.3f', 8)} "
+            f"{_number(r['variance_entropy'], '.3f', 6)} {_number(r['entropy_ratio'], '.3f', 6)} "
+            f"{_number(r['orthogonality'], '.3f', 6)}{pct}  {flags}"
+        )
+    if rows:
+        lines.append(
+            f"{summary['n_layers']} layers, {summary['n_filters']:,} filters: {summary['n_sparse']} sparse, "
+            f"{summary['n_collapsed']} collapsed, {summary['n_random_like']} random-like, {summary['n_zero']} all-zero"
         )
     else:
         lines.append("no 3×3 convolution layers")
+    for item in result["excluded"]:
+        lines.append(f"left out: {item['name']} ({item['nonfinite_filters']} of {item['n_filters']} filters NaN or Inf)")
+    if against:
+        lines.append(f"against {summary['against']}: {summary['reference_models']} models; sp%, H/TH%, orth%: "
+                     "percentile among their layers of the same depth decile")
+        lines.append(summary["verdict"])
+        if result["shift"]:
+            ranked = sorted(result["shift"].items(), key=lambda kv: kv[1])
+            lines.append("D to each visual category: " + ", ".join(f"{g} {d:.4g}" for g, d in ranked))
     return "\n".join(lines)
 
 
+def _csv_rows(results: list[dict]) -> tuple[list[str], list[dict]]:
+    """One flat row per model: its summary, then D to each visual category (``d[group]``)."""
+    rows = [{**r["summary"], **{f"d[{g}]": d for g, d in r["shift"].items()}} for r in results]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return columns, rows
+
+
+def failing(results: list[dict], fail_on: list[str]) -> list[str]:
+    """'model: n flag layers' for each model with a layer flagged as one of ``fail_on``."""
+    found = []
+    for result in results:
+        summary = result["summary"]
+        if "error" in summary:
+            continue
+        counts = {flag: summary["n_nonfinite"] if flag == "nonfinite" else summary[f"n_{flag.replace('-', '_')}"]
+                  for flag in fail_on}  # fmt: skip
+        hits = [f"{n} {flag}" for flag, n in counts.items() if n]
+        if hits:
+            found.append(f"{summary['model']}: {', '.join(hits)} layer(s)")
+    return found
+
+
+def _parse_fail_on(text: str | None) -> list[str]:
+    flags = [f.strip() for f in (text or "").split(",") if f.strip()]
+    unknown = [f for f in flags if f not in FAIL_ON]
+    if unknown:
+        raise ValueError(f"--fail-on: unknown flag(s) {', '.join(unknown)}; known: {', '.join(FAIL_ON)}")
+    return flags
+
+
 def _cmd_inspect(args) -> int:
-    rows = inspect_model(args.model, args.arch, args.pretrained, args.seed)
+    from .inspection import expand_targets, failed, finite_or_none, inspect_model, model_id_of
+    from .sources.base import SourceError
+
+    fail_on = _parse_fail_on(args.fail_on)
+    population = None
+    if args.against:
+        from .population import Population
+
+        population = Population(args.against, pool=args.pool)
+    results, errors = [], 0
+    for target in expand_targets(args.model):
+        try:
+            results.append(inspect_model(target, args.arch, args.pretrained, args.seed, against=population))
+        except (SourceError, ValueError, OSError, ImportError, KeyError) as exc:
+            print(f"filterdb: error: {exc}", file=sys.stderr)
+            results.append(failed(model_id_of(target), target, str(exc)))
+            errors += 1
     if args.json:
-        json.dump(rows, sys.stdout, indent=2, default=float)
+        json.dump(finite_or_none(results), sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
+    elif args.csv:
+        import csv
+
+        columns, rows = _csv_rows(results)
+        writer = csv.DictWriter(sys.stdout, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(finite_or_none(rows))
     else:
-        print(_format_table(rows))
-    return 0
+        print("\n\n".join(_format_table(r) for r in results if "error" not in r["summary"]))
+    if errors:
+        return 2
+    found = failing(results, fail_on)
+    for line in found:
+        print(f"filterdb: --fail-on {args.fail_on}: {line}", file=sys.stderr)
+    return 1 if found else 0
 
 
 def _cmd_import_hdf5(args) -> int:
@@ -109,12 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"filterdb {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    inspect = commands.add_parser("inspect", help="per-layer health table of one model")
-    inspect.add_argument("model", help="a timm model name, or a checkpoint file (.safetensors, .pt, .onnx)")
-    inspect.add_argument("--arch", help="timm architecture of a checkpoint file")
+    inspect = commands.add_parser(
+        "inspect",
+        help="per-layer health of checkpoints, optionally placed in a built database",
+        description="Per-layer health of one or more models: sparsity, variance entropy H, H/TH and "
+        "orthogonality of every 3×3 conv layer, with flags. Exit status: 0, 1 when --fail-on finds a "
+        "flagged layer, 2 on an error.",
+    )
+    inspect.add_argument("model", nargs="+", help="checkpoint files (.safetensors, .onnx, .pt/.pth/.bin/.ckpt, "
+                         "TF.js model.json, Keras .h5), folders of them, or timm model names")
+    inspect.add_argument("--arch", help="timm architecture to load .safetensors/torch files into (graph depth, strides)")
     inspect.add_argument("--pretrained", action="store_true", help="timm hub weights instead of a random init")
     inspect.add_argument("--seed", type=int, default=0, help="seed of the random init (default 0)")
-    inspect.add_argument("--json", action="store_true", help="print the table as JSON")
+    inspect.add_argument("--against", metavar="DB", help="a built database (results/db): percentiles at each "
+                         "layer's depth decile, D to each visual category, a verdict")
+    inspect.add_argument("--pool", choices=("trained", "all"), default="trained",
+                         help="the database's models to compare with (default: trained)")
+    output = inspect.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="JSON: one object per model, with its layers")
+    output.add_argument("--csv", action="store_true", help="CSV: one row per model")
+    inspect.add_argument("--fail-on", metavar="FLAGS", help=f"exit 1 when a layer has one of these flags "
+                         f"(comma-separated: {', '.join(FAIL_ON)})")
     inspect.set_defaults(func=_cmd_inspect)
 
     importer = commands.add_parser(
@@ -139,10 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "inspect" and "numpy" not in sys.modules:
+        # before numpy loads (else it has no effect, and would only leak to child processes):
+        # the metrics' BLAS products are small (10 × 8192 blocks), and OpenBLAS threads
+        # waiting on each other cost 7× the CPU of one thread on a busy machine
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from .sources.base import SourceError
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return args.func(args)
-    except (SourceError, SheetError, ValueError, OSError, ImportError) as exc:
+    except (SourceError, ValueError, OSError, ImportError) as exc:  # a SheetError is a ValueError
         print(f"filterdb: error: {exc}", file=sys.stderr)
         return 2
 
