@@ -35,7 +35,9 @@ def check_conv(model: str, conv: ConvLayer) -> None:
     weight = np.asarray(conv.weight)
     where = f"model {model!r}: layer {conv.name!r}"
     if weight.ndim != 4:
-        raise SourceError(f"{where}: weight of shape {list(weight.shape)}, expected 4-D (out, in/groups, kh, kw)")
+        raise SourceError(
+            f"{where}: weight of shape {list(weight.shape)}, expected 4-D (out, in/groups, kh, kw)"
+        )
     if not np.issubdtype(weight.dtype, np.floating):
         raise SourceError(
             f"{where}: weights stored as {weight.dtype} with no scale; these are quantised codes, not "

@@ -388,9 +388,10 @@ def plain_tar(archive: Path) -> Path:
         return plain
     opener = bz2.open if archive.name.endswith(".bz2") else gzip.open
     tmp = plain.with_name(plain.name + ".tmp")
+    cap = _limit("FILTERDB_MAX_EXTRACT_BYTES", MAX_EXTRACT_BYTES)  # a compression bomb stops here
     try:
         with opener(archive, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+            _copy_capped(src, dst, cap, cap, f"archive {archive.name!r} (decompressed; FILTERDB_MAX_EXTRACT_BYTES)")
         os.replace(tmp, plain)
     finally:
         tmp.unlink(missing_ok=True)
@@ -452,10 +453,9 @@ def _copy_capped(src, dst, declared: int, cap: int, what: str) -> int:
         if not block:
             return copied
         copied += len(block)
-        if copied > declared:
-            raise SourceError(f"{what} expands beyond its declared {declared:,} bytes; nothing was extracted")
-        if copied > cap:  # unreachable while declared <= cap; a second guard costs nothing
-            raise SourceError(f"{what} exceeds {cap:,} bytes; nothing was extracted")
+        if copied > min(declared, cap):
+            limit = f"the {cap:,}-byte limit" if cap <= declared else f"its declared {declared:,} bytes"
+            raise SourceError(f"{what} expands beyond {limit}; nothing was extracted")
         dst.write(block)
 
 

@@ -410,7 +410,9 @@ def filters_metadata(path: str | os.PathLike) -> tuple[dict, list[dict]]:
     try:
         info, facts = json_meta(meta, MODEL_INFO_KEY, {}), json_meta(meta, LAYERS_KEY, [])
     except ValueError as exc:
-        raise SchemaError(f"{path}: its layer metadata is not valid JSON ({exc}); delete the file and rebuild the model") from None
+        raise SchemaError(
+            f"{path}: its layer metadata is not valid JSON ({exc}); delete the file and rebuild the model"
+        ) from None
     check_layer_facts(path, info, facts, handle.metadata.num_rows)
     return info, facts
 
@@ -440,7 +442,10 @@ def check_layer_facts(path, info: Mapping, facts: Sequence[Mapping], num_rows: i
         elif fact["name"] in names:
             problem = f"layers {names[fact['name']]} and {position} have the same name {fact['name']!r}"
         elif fact["groups"] < 1 or fact["in_channels"] % fact["groups"] or fact["out_channels"] % fact["groups"]:
-            problem = f"{label}: groups={fact['groups']} does not divide in_channels={fact['in_channels']} and out_channels={fact['out_channels']}"
+            problem = (
+                f"{label}: groups={fact['groups']} does not divide in_channels={fact['in_channels']} "
+                f"and out_channels={fact['out_channels']}"
+            )
         elif fact["n_filters"] != fact["out_channels"] * (fact["in_channels"] // fact["groups"]):
             problem = (
                 f"{label}: n_filters={fact['n_filters']}, but out_channels × in_channels / groups = "
@@ -456,7 +461,9 @@ def check_layer_facts(path, info: Mapping, facts: Sequence[Mapping], num_rows: i
         elif "n_filters" in info and info["n_filters"] != total:
             problem = f"the model info says {info['n_filters']} filters, its layers {total}"
     if problem:
-        raise SchemaError(f"{path}: inconsistent layer metadata: {problem}; delete the file and rebuild the model")
+        raise SchemaError(
+            f"{path}: inconsistent layer metadata: {problem}; delete the file and rebuild the model"
+        )
 
 
 def iter_layer_kernels(

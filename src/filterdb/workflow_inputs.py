@@ -1,8 +1,9 @@
 """What the workflow checks before it plans a job: the config and the sheets' sources.
 
-The config is checked against ``workflow/schemas/config.schema.yaml``. Every block of the schema lists its keys (``additionalProperties: false``), so a
-misspelled key is an error with a "did you mean", never a silently used default.
-Errors name the dotted config key (``shift.bins``) and what was wrong with it.
+The config is checked against ``workflow/schemas/config.schema.yaml``. Every block of
+the schema lists its keys (``additionalProperties: false``), so a misspelled key is an
+error with a "did you mean", never a silently used default. Errors name the dotted
+config key (``shift.bins``) and what was wrong with it.
 """
 
 from __future__ import annotations
@@ -106,4 +107,6 @@ def sheet_row(rows: Mapping[str, Mapping[str, Any]], model: str, sheets) -> Mapp
     except KeyError:
         close = difflib.get_close_matches(model, list(rows), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"model {model!r} is in no sheet of config key 'sheets' ({', '.join(map(str, sheets))}){hint}") from None
+        raise ConfigError(
+            f"model {model!r} is in no sheet of config key 'sheets' ({', '.join(map(str, sheets))}){hint}"
+        ) from None

@@ -56,7 +56,9 @@ def load_state_dict(model_id: str, path: Path, trust_pickle: bool = False) -> di
     return state
 
 
-_FLOAT_LABELS = {"torch.float32": "fp32", "torch.float16": "fp16", "torch.bfloat16": "bf16", "torch.float64": "fp64"}
+_FLOAT_LABELS = {
+    "torch.float32": "fp32", "torch.float16": "fp16", "torch.bfloat16": "bf16", "torch.float64": "fp64",
+}  # fmt: skip
 
 
 def stored_precision(tensor) -> str:
@@ -75,9 +77,10 @@ def float_weight(model_id: str, key: str, tensor, path) -> "object":
         return tensor.dequantize().float()
     if not (tensor.is_floating_point() or tensor.dtype == torch.bool):
         raise SourceError(
-            f"model {model_id!r}: tensor {key!r} in {str(path)!r} is stored as {str(tensor.dtype).removeprefix('torch.')} "
-            "with no scale; these are quantised codes, not weights. Dequantise them (weights = scale × (codes − "
-            "zero point)) or save the model as a quantised torch model"
+            f"model {model_id!r}: tensor {key!r} in {str(path)!r} is stored as "
+            f"{str(tensor.dtype).removeprefix('torch.')} with no scale; these are quantised codes, not "
+            "weights. Dequantise them (weights = scale × (codes − zero point)) or save the model as a "
+            "quantised torch model"
         )
     return tensor.float()
 
@@ -98,7 +101,7 @@ def read_torch(model_id: str, paths: Sequence[str | Path], trust_pickle: bool = 
             convs.append(
                 ConvLayer(
                     name=f"{path.stem}/{key}" if many else key,
-                    weight=float_weight(model_id, key, value.detach(), path).numpy().astype(np.float32, copy=False),
+                    weight=float_weight(model_id, key, value.detach(), path).numpy(),
                     distance=len(convs),
                 )
             )

@@ -55,9 +55,10 @@ def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
     module = create(model_id, arch, pretrained=False)
     path = Path(manifest["path"])
     # the stored dtypes, before load_state_dict casts them silently to the module's float32
-    labels = {stored_precision(v) for k, v in state.items() if getattr(v, "ndim", 0) == 4 and k.endswith("weight")}
-    state = {k: float_weight(model_id, k, v, path) if hasattr(v, "is_quantized") and k.endswith(("weight", "bias"))
-             else v for k, v in state.items()}  # fmt: skip
+    convs = [k for k, v in state.items() if getattr(v, "ndim", 0) == 4 and k.endswith("weight")]
+    labels = {stored_precision(state[k]) for k in convs}
+    weights = [k for k, v in state.items() if hasattr(v, "is_quantized") and k.endswith(("weight", "bias"))]
+    state.update({k: float_weight(model_id, k, state[k], path) for k in weights})
     try:
         result = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches

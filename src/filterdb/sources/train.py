@@ -53,7 +53,9 @@ def model_columns(record: Mapping[str, Any]) -> dict[str, Any]:
         # executor (they are in results/zoo/timing.tsv)
         "train_device": record["device"],
         "n_parameters": int(record["n_parameters"]),
-        "train_curve": json.dumps([{k: v for k, v in p.items() if k != "seconds"} for p in record["curve"]], sort_keys=True),
+        "train_curve": json.dumps(
+            [{k: v for k, v in point.items() if k != "seconds"} for point in record["curve"]], sort_keys=True
+        ),
     }
 
 
