@@ -63,4 +63,5 @@ def all_targets():
         *expand("results/shift/{axis}.tsv", axis=AXES),
         *FIGURES,
         *ZOO_TARGETS,
+        *EXP_TARGETS,
     ]

@@ -93,6 +93,7 @@ rule findings:
         layers="results/db/layers.parquet",
         basis="results/basis/basis.json",
         histograms=expand("results/hist/{model}.parquet", model=ZOO_MODELS),
+        experiments=lambda wc: EXP_FINDINGS,  # the experiments' conclusions come first
     output:
         report(
             "results/findings.tsv",
