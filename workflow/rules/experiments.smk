@@ -16,7 +16,11 @@ EXP_RESULTS = [
 # for `rule all` in the Snakefile, and the findings rule of zoo.smk
 EXP_FINDINGS = [f"{EXP_DIR}/findings.tsv"] if EXP.checkpoints else []
 EXP_TARGETS = EXP_RESULTS + EXP_FINDINGS
-EXP_CODE = ("zoo/experiments", "zoo/architectures", "zoo/datasets", "zoo/synthetic", "zoo/train")
+# the modules a training job runs: editing the tables or figures retrains nothing
+EXP_CODE = (
+    *(f"zoo/experiments/{m}" for m in ("design", "data", "training", "pruning", "robustness")),
+    *("zoo/architectures", "zoo/datasets", "zoo/synthetic", "zoo/train"),
+)
 
 
 def exp_data(name):
