@@ -43,12 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "architecture": "vgg",
     "depth": 4,
     "image_size": 16,
-    "test_images": 1000,
+    "test_images": 500,
     "noise_sigmas": [0.1, 0.2, 0.3],
     "fgsm_eps": [0.01, 0.02, 0.05],
     "bootstrap": 2000,
-    "pretrain": {"steps": 400, "batch_size": 64, "lr": 0.002, "weight_decay": 0.0005},
-    "finetune": {"steps": 100, "batch_size": 64, "lr": 0.001, "weight_decay": 0.0005},
+    "pretrain": {"steps": 300, "batch_size": 64, "lr": 0.002, "weight_decay": 0.0005},
+    "finetune": {"steps": 80, "batch_size": 64, "lr": 0.001, "weight_decay": 0.0005},
 }
 KNOWN_KEYS = set(DEFAULTS) | set(EXPERIMENTS)
 
