@@ -2,11 +2,14 @@
 # config/experiments_*.tsv): pre-training data vs transfer, and degeneracy vs fine-tuning
 # and robustness. Every checkpoint (per seed) and every fine-tuning job (checkpoint × seed
 # × target, all label budgets) is a file target; training resumes from step checkpoints.
-from filterdb.zoo.experiments.design import SYNTHETIC_NAME, load_design
+from filterdb.zoo.experiments import paths
+from filterdb.zoo.experiments.design import load_design
 
-EXP = load_design(config)  # a bad design table or key fails the dry run, naming file and line
+EXP = load_design(
+    config
+)  # a bad design table or key fails the dry run, naming file and line
 EXP_SETTINGS = EXP.settings
-EXP_DIR = "results/experiments"
+EXP_DIR = paths.RESULTS
 EXP_RESULTS = [
     f"{EXP_DIR}/{name}.{ext}"
     for name in ("transfer", "degeneracy")
@@ -18,41 +21,12 @@ EXP_FINDINGS = [f"{EXP_DIR}/findings.tsv"] if EXP.checkpoints else []
 EXP_TARGETS = EXP_RESULTS + EXP_FINDINGS
 # the modules a training job runs: editing the tables or figures retrains nothing
 EXP_CODE = (
-    *(f"zoo/experiments/{m}" for m in ("design", "data", "training", "pruning", "robustness")),
+    *(
+        f"zoo/experiments/{m}"
+        for m in ("design", "data", "training", "pruning", "robustness")
+    ),
     *("zoo/architectures", "zoo/datasets", "zoo/synthetic", "zoo/train"),
 )
-
-
-def exp_data(name):
-    """The cached arrays and record of a data set: the zoo's, or a generated source's."""
-    folder = f"{CACHE_DIR}/experiments" if SYNTHETIC_NAME.match(name) else CACHE_DIR
-    return {
-        "data": f"{folder}/datasets/{name}.npz",
-        "record": f"{folder}/datasets/{name}.json",
-    }
-
-
-def exp_checkpoint_inputs(wildcards):
-    made = EXP.checkpoints[wildcards.ckpt]
-    if made.parent is not None:
-        return {
-            "parent": f"{EXP_DIR}/checkpoints/{made.parent}_s{wildcards.seed}.safetensors"
-        }
-    return exp_data(made.dataset) if made.steps > 0 else {}
-
-
-def exp_files(experiment, pattern):
-    """Files of one experiment: pattern over its checkpoints × seeds (× targets)."""
-    if "{target}" in pattern:
-        return [
-            pattern.format(ckpt=c, seed=s, target=t)
-            for c, s, t in EXP.finetune_jobs(experiment)
-        ]
-    return [
-        pattern.format(ckpt=c.name, seed=s)
-        for c in EXP.of(experiment)
-        for s in EXP.seeds
-    ]
 
 
 wildcard_constraints:
@@ -76,15 +50,20 @@ rule exp_dataset:
         mem_mb=4000,
         runtime=30,
     params:
-        cache_dir=CACHE_DIR,
-        code=code_version("zoo/experiments", "zoo/datasets", "zoo/synthetic"),
+        cache_dir=lambda wc, output: str(Path(output.data).parents[2]),
+        code=code_version(
+            "zoo/experiments/design",
+            "zoo/experiments/data",
+            "zoo/datasets",
+            "zoo/synthetic",
+        ),
     script:
         "../scripts/experiment_dataset.py"
 
 
 rule exp_checkpoint:
     input:
-        unpack(exp_checkpoint_inputs),
+        unpack(lambda wc: paths.checkpoint_inputs(EXP, wc.ckpt, wc.seed, CACHE_DIR)),
     output:
         weights=f"{EXP_DIR}/checkpoints/{{ckpt}}_s{{seed}}.safetensors",
         record=f"{EXP_DIR}/checkpoints/{{ckpt}}_s{{seed}}.json",
@@ -114,7 +93,7 @@ rule exp_checkpoint:
 
 rule exp_finetune:
     input:
-        unpack(lambda wc: exp_data(wc.target)),
+        unpack(lambda wc: paths.data_files(wc.target, CACHE_DIR)),
         weights=f"{EXP_DIR}/checkpoints/{{ckpt}}_s{{seed}}.safetensors",
     output:
         record=f"{EXP_DIR}/finetuned/{{target}}/{{ckpt}}_s{{seed}}.json",
@@ -156,13 +135,9 @@ rule exp_finetune:
 
 rule exp_transfer_table:
     input:
-        records=exp_files("transfer", EXP_DIR + "/checkpoints/{ckpt}_s{seed}.json"),
-        weights=exp_files(
-            "transfer", EXP_DIR + "/checkpoints/{ckpt}_s{seed}.safetensors"
-        ),
-        finetuned=exp_files(
-            "transfer", EXP_DIR + "/finetuned/{target}/{ckpt}_s{seed}.json"
-        ),
+        records=paths.checkpoint_files(EXP, "transfer", "json"),
+        weights=paths.checkpoint_files(EXP, "transfer", "safetensors"),
+        finetuned=paths.finetune_records(EXP, "transfer"),
     output:
         table=report(
             f"{EXP_DIR}/transfer.tsv",
@@ -188,12 +163,8 @@ rule exp_transfer_table:
 
 rule exp_degeneracy_table:
     input:
-        weights=exp_files(
-            "degeneracy", EXP_DIR + "/checkpoints/{ckpt}_s{seed}.safetensors"
-        ),
-        finetuned=exp_files(
-            "degeneracy", EXP_DIR + "/finetuned/{target}/{ckpt}_s{seed}.json"
-        ),
+        weights=paths.checkpoint_files(EXP, "degeneracy", "safetensors"),
+        finetuned=paths.finetune_records(EXP, "degeneracy"),
     output:
         report(
             f"{EXP_DIR}/degeneracy.tsv",
