@@ -54,22 +54,27 @@ def degeneracy(state: dict, cutoffs: dict | None = None) -> dict[str, float]:
     }
 
 
-def filter_distances(filters: dict[str, np.ndarray], bins: int = 70, eps: float = shift.FLOAT32_EPS) -> pd.DataFrame:
+def filter_distances(
+    filters: dict[str, np.ndarray], bins: int = 70, eps: float = shift.FLOAT32_EPS, pool: list[str] | None = None
+) -> pd.DataFrame:
     """D between every pair of filter sets, as the shift analysis computes it.
 
-    filters: name → (n, 9) kernels. The basis is the PCA of the max-abs-scaled filters of
-    all sets pooled (``basis.add_moments``, ``basis.basis_from_moments``); one range, the
-    min and max over all nine coefficients of the pool, is shared by all coefficients;
-    histograms ``shift.histogram_counts``; D ``shift.shift_matrix`` (eps in the density).
+    filters: name → (n, 9) kernels; pool: the sets the basis and range are fitted on
+    (default all; the workflow leaves untrained models out). The basis is the PCA of the
+    pool's max-abs-scaled filters (``basis.add_moments``, ``basis.basis_from_moments``); one
+    range, the min and max over all nine coefficients of the pool, is shared by all
+    coefficients (values outside it are not counted, as in the workflow); histograms
+    ``shift.histogram_counts``; D ``shift.shift_matrix`` (eps in the density).
     """
     names = list(filters)
+    pool = names if pool is None else list(pool)
     total = filter_basis.empty_moments()
-    for kernels in filters.values():
-        filter_basis.add_moments(total, kernels)
+    for name in pool:
+        filter_basis.add_moments(total, filters[name])
     fitted = filter_basis.basis_from_moments([total])
     coefficients = {name: filter_basis.project(filters[name], fitted) for name in names}
-    low = min(float(c.min()) for c in coefficients.values())
-    high = max(float(c.max()) for c in coefficients.values())
+    low = min(float(coefficients[name].min()) for name in pool)
+    high = max(float(coefficients[name].max()) for name in pool)
     edges = shift.bin_edges(np.full(9, low), np.full(9, high), bins)
     counts = {name: shift.histogram_counts(coefficients[name], edges) for name in names}
     return shift.shift_matrix(counts, fitted["explained_variance_ratio"], eps)

@@ -55,7 +55,8 @@ def transfer_table(design: Design, checkpoint_records: list, checkpoint_weights:
     table = _finetune_rows(design, _read(finetune_records))
     names = [f"{r['checkpoint']}_s{r['seed']}" for r in records.values()]
     weights = {Path(p).name.removesuffix(".safetensors"): p for p in checkpoint_weights}
-    distances = filter_distances({n: _kernels(weights[n]) for n in names}, bins, eps)
+    trained = [f"{c}_s{s}" for (c, s) in records if design.checkpoints[c].steps > 0]
+    distances = filter_distances({n: _kernels(weights[n]) for n in names}, bins, eps, pool=trained)
     in_domain = {c.targets[0]: c.name for c in design.of("transfer") if c.role == "in-domain"}
     scratch = {t: c.name for c in design.of("transfer") if c.role == "scratch" for t in c.targets}
     out = []
