@@ -300,3 +300,20 @@ def test_figures_draw_every_panel(tmp_path):
     assert "ρ = " in figure.axes[0].get_title()
     save_all(figure, [tmp_path / "degeneracy.png"])
     assert (tmp_path / "transfer.png").stat().st_size > 0 and (tmp_path / "degeneracy.png").stat().st_size > 0
+
+
+def test_axis_points_hold_the_other_level_fixed():
+    from filterdb.zoo.experiments.tables import axis_points, transfer_findings
+
+    transfer, _ = _fake_tables()
+    sources = transfer[transfer["role"] == "source"]
+    size, variance = axis_points(sources)
+    assert set(size["classes"]) == {10} and sorted(size["data_size"].unique()) == [1000, 8000, 60000]
+    # the size with the most classes levels, the larger on a tie
+    assert variance.groupby("row")["data_size"].unique().map(list).to_dict() == {"fashion": [8000], "noise": [60000]}
+    assert sorted(variance["classes"].unique()) == [2, 10]
+    transfer["scratch_accuracy"] = 0.7
+    transfer["gain_over_scratch"] = transfer["accuracy"] - 0.7
+    rows = transfer_findings(transfer, resamples=100)
+    assert [r["claim"] for r in rows] == ["transfer-size", "transfer-variance", "transfer-synthetic"]
+    assert all(r["interval_low"] <= r["value"] <= r["interval_high"] for r in rows)
