@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..zoo.experiments.measures import spearman_interval  # noqa: E402
@@ -23,6 +24,7 @@ def transfer_figure(table: pd.DataFrame, resamples: int = 2000):
     columns = sorted(sources["row"].unique(), key=lambda r: (sources.loc[sources["row"] == r, "category"].iloc[0] != "real", r))
     panels = sorted(table[["target", "budget"]].drop_duplicates().itertuples(index=False, name=None))
     levels = sorted(sources["classes"].unique())
+    sizes = sorted(sources["data_size"].unique())
     palette = dict(zip(levels, colours(len(levels))))
     figure, axes = plt.subplots(len(panels), len(columns), figsize=(2.4 * len(columns) + 1, 2.1 * len(panels) + 0.8),
                                 sharex=True, sharey="row", squeeze=False)  # fmt: skip
@@ -50,6 +52,8 @@ def transfer_figure(table: pd.DataFrame, resamples: int = 2000):
                               marker="o", markersize=3, linewidth=1, capsize=2, color=palette[level],
                               label=f"{level} classes" if (i, j) == (0, 0) else None)  # fmt: skip
             axis.set_xscale("log")
+            axis.xaxis.set_minor_formatter(NullFormatter())
+            axis.set_xticks(sizes, [f"{s / 1000:g}k" for s in sizes])
             axis.tick_params(labelsize=7)
     for axis in axes[-1]:
         axis.set_xlabel("source images", fontsize=8)
