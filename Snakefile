@@ -17,6 +17,7 @@ include: "workflow/rules/stats.smk"
 include: "workflow/rules/shift.smk"
 include: "workflow/rules/database.smk"
 include: "workflow/rules/zoo.smk"
+include: "workflow/rules/experiments.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -159,4 +159,5 @@ def all_targets():
         *expand("results/shift/{axis}.{ext}", axis=AXES, ext=["tsv", "parquet"]),
         *FIGURES,
         *ZOO_TARGETS,
+        *EXP_TARGETS,
     ]

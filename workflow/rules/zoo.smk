@@ -107,6 +107,7 @@ rule findings:
         basis="results/basis/basis.json",
         edges="results/basis/bin_edges.json",
         histograms=expand("results/hist/{model}.parquet", model=ZOO_MODELS),
+        experiments=lambda wc: EXP_FINDINGS,  # the experiments' conclusions come first
     output:
         report(
             "results/findings.tsv",

@@ -2,13 +2,14 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 
 from filterdb import io
 from filterdb.database import read_layers, read_models
 from filterdb.runner import run_step
 from filterdb.shift import read_histograms
-from filterdb.zoo.findings import findings
+from filterdb.zoo.findings import findings, with_experiments
 
 
 def step():
@@ -29,6 +30,8 @@ def step():
         snakemake.params.eps,
         snakemake.params.min_group_filters,
     )
+    experiments = [pd.read_csv(path, sep="\t") for path in snakemake.input.experiments]
+    table = with_experiments(table, experiments)
     io.write_text_atomic(snakemake.output[0], table.to_csv(sep="\t", index=False, float_format="%.6g"))
 
 

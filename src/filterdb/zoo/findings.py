@@ -22,6 +22,8 @@ SMALL_MAX = 2000
 RANDOM_LIKE_TOLERANCE = 0.1  # |H/TH − 1| at initialisation
 
 COLUMNS = ["claim", "statement", "measure", "value", "comparison", "reference", "supported", "models", "detail"]
+# with the experiments' conclusions (zoo/experiments/tables.py): a bootstrap 95 % interval of the value
+INTERVAL_COLUMNS = ["interval_low", "interval_high"]
 
 
 def on_axis(models: pd.DataFrame, axis: str) -> pd.DataFrame:
@@ -204,3 +206,11 @@ def findings(
         claim_synthetic(zoo, layers, histograms, measure),
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def with_experiments(table: pd.DataFrame, experiments: list[pd.DataFrame]) -> pd.DataFrame:
+    """The experiments' conclusion rows first, then the zoo's claims; one column set
+    (claims without an interval leave it empty; verdicts: yes, no, inconclusive, untestable)."""
+    columns = [*COLUMNS[:4], *INTERVAL_COLUMNS, *COLUMNS[4:]]
+    parts = [part.reindex(columns=columns) for part in [*experiments, table] if len(part)]
+    return pd.concat(parts, ignore_index=True) if parts else table.reindex(columns=columns)
