@@ -37,12 +37,13 @@ def prepare(work: Path, tree: Path, models: int, frozen: bool = False) -> None:
             shutil.copytree(source, work / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, work / name)
-    rows = (f"m{i:05d}\ttimm\tresnet18\tresnet18\tResNet\tclassification\tnone\tnone\tfalse\t{i}" for i in range(models))
+    rows = (f"m{i:05d}\ttimm\tresnet18\tresnet18\tResNet\tclassification\tnone (initialisation)\tnone\tfalse\t{i}" for i in range(models))
     (work / "config" / "big.tsv").write_text("\n".join([HEADER, *rows]) + "\n")
     config = yaml.safe_load((work / "config" / "config.yaml").read_text())
     config["sheets"] = ["config/big.tsv"]
     config["basis"] = {"pool": "all"}  # the rows are random inits: no trained model
     config["figures"]["first_filters_model"] = None
+    config["figures"]["basis_subset"] = {"column": "visual_category", "value": "none (initialisation)"}
     if frozen:
         import numpy as np
 

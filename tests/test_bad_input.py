@@ -37,7 +37,7 @@ HEADER = "model\tsource\treference\tarchitecture\tfamily\ttask\tvisual_category\
 
 
 def row(model: str, source: str = "timm", extra: str = "") -> str:
-    return f"{model}\t{source}\tresnet18\tresnet18\tResNet\tclassification\tnone\tnone\tfalse\t0{extra}"
+    return f"{model}\t{source}\tresnet18\tresnet18\tResNet\tclassification\tnone (initialisation)\tnone\tfalse\t0{extra}"
 
 
 def listing(folder: Path) -> dict[str, bytes]:
