@@ -37,6 +37,7 @@ def tiny_config(work, frozen=None):
         "sheets: [config/tiny.tsv]\n"
         "shift:\n  min_group_filters: 10\n  axes:\n    task: {column: task}\n    depth_decile: {column: depth_decile}\n"
         "figures:\n  group_comparison: {}\n"
+        "experiments: {transfer: null, degeneracy: null}\n"
     )
     if frozen:
         text += f"basis:\n  from: {frozen}\n"

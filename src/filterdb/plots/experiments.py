@@ -11,7 +11,8 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..zoo.experiments.measures import spearman_interval  # noqa: E402
-from .common import colours, footnote, placeholder  # noqa: E402
+from .common import footnote, placeholder  # noqa: E402
+from .style import PALETTE  # noqa: E402
 
 
 def transfer_figure(table: pd.DataFrame, resamples: int = 2000):
@@ -25,7 +26,7 @@ def transfer_figure(table: pd.DataFrame, resamples: int = 2000):
     panels = sorted(table[["target", "budget"]].drop_duplicates().itertuples(index=False, name=None))
     levels = sorted(sources["classes"].unique())
     sizes = sorted(sources["data_size"].unique())
-    palette = dict(zip(levels, colours(len(levels))))
+    palette = dict(zip(levels, PALETTE))
     figure, axes = plt.subplots(len(panels), len(columns), figsize=(2.4 * len(columns) + 1, 2.1 * len(panels) + 0.8),
                                 sharex=True, sharey="row", squeeze=False)  # fmt: skip
     for i, (target, budget) in enumerate(panels):
@@ -85,7 +86,7 @@ def degeneracy_figure(table: pd.DataFrame, resamples: int = 2000):
     panels += [(budgets[-1], "mean_noise_accuracy", f"Gaussian noise, {budgets[-1]} labels"),
                (budgets[-1], "mean_fgsm_accuracy", f"FGSM, {budgets[-1]} labels")]  # fmt: skip
     changes = sorted(table["change"].unique())
-    palette = dict(zip(changes, colours(len(changes))))
+    palette = dict(zip(changes, PALETTE))
     figure, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 3.3), squeeze=False)
     for axis, (budget, column, label) in zip(axes[0], panels):
         part = table[table["budget"] == budget]

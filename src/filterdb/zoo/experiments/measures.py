@@ -77,7 +77,7 @@ def filter_distances(
     high = max(float(coefficients[name].max()) for name in pool)
     edges = shift.bin_edges(np.full(9, low), np.full(9, high), bins)
     counts = {name: shift.histogram_counts(coefficients[name], edges) for name in names}
-    return shift.shift_matrix(counts, fitted["explained_variance_ratio"], eps)
+    return shift.shift_matrix(counts, fitted["explained_variance_ratio"], edges, eps)
 
 
 def spearman(x, y) -> float:
