@@ -237,3 +237,15 @@ def test_imported_sheet_keeps_the_release_category(tmp_path):
     assert rows["unet_cells_9"]["release_visual_category"] == "microscopy"
     config = (tmp_path / "out" / "config" / "config.yaml").read_text()
     assert "release_visual_category" in config
+
+
+def test_layers_at_one_depth_without_layer_id_get_unique_names(tmp_path):
+    """Release v0.1.0 has no layer_id: two convs at one depth (branches) must still be two layers."""
+    rows = [{"model_id": 1, "conv_depth": d, "conv_depth_norm": d / 1, "filter_ids": f"{a}:{b}", "model": "branchy",
+             "in_channels": 2, "out_channels": 2} for d, a, b in ((0, 0, 3), (1, 4, 7), (1, 8, 11))]  # fmt: skip
+    pd.DataFrame(rows).set_index(["model_id", "conv_depth", "conv_depth_norm"]).to_hdf(tmp_path / "b.h5", key="meta", format="table")
+    with h5py.File(tmp_path / "b.h5", "a") as handle:
+        handle.create_dataset("filters", data=np.random.default_rng(0).standard_normal((12, 3, 3)).astype(np.float32))
+    import_hdf5(tmp_path / "b.h5", tmp_path / "out", progress=False)
+    _, facts = io.filters_metadata(tmp_path / "out" / "filters" / "branchy.parquet")
+    assert [f["name"] for f in facts] == ["conv_depth_0", "conv_depth_1_layer1", "conv_depth_1_layer2"]

@@ -294,6 +294,12 @@ def layer_facts(part: pd.DataFrame, sizes: np.ndarray, layer_columns: list[str])
             if key not in fact:
                 fact[key] = _clean(record.get(column))
         facts.append(fact)
+    # names must be unique within a model (the filters file's check): layers that share a
+    # conv_depth (branches) and have no layer_id get the layer index appended
+    names = [f["name"] for f in facts]
+    for fact in facts:
+        if names.count(fact["name"]) > 1:
+            fact["name"] = f"{fact['name']}_layer{fact['layer']}"
     return facts
 
 
