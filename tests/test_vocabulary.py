@@ -10,7 +10,10 @@ import yaml
 from filterdb.sheet import SheetError, default_schema_path, load_sheets, read_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
-SHEETS = sorted((ROOT / "config").glob("*.tsv"))
+# the model sheets every shipped config lists (config/ also holds the experiments' design tables)
+SHEETS = sorted(
+    {ROOT / sheet for config in (ROOT / "config").glob("*.yaml") for sheet in yaml.safe_load(config.read_text()).get("sheets", [])}
+)
 
 
 def vocabulary() -> list[str]:
