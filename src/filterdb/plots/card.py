@@ -52,12 +52,15 @@ def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np
         k = len(first_kernels)
         columns = int(math.ceil(math.sqrt(k)))
         rows = int(math.ceil(k / columns))
-        image = filter_mosaic(first_kernels, first["abs_max"], columns, rows)
+        # The shown filters' own max |w|: one outlier weight elsewhere in the layer would blank them all.
+        shown_max = float(np.nanmax(np.abs(np.asarray(first_kernels, dtype=np.float64)), initial=0.0))
+        image = filter_mosaic(first_kernels, shown_max or first["abs_max"], columns, rows)
         shown = filters_axis.imshow(image, cmap=_cmap(), vmin=-1, vmax=1, interpolation="nearest")
         filters_axis.set_title(f"first {k} filters of the first 3×3 layer\n{wrap(first['name'], 44)}",
                                fontsize=MIN_FONT + 1)
         figure.colorbar(shown, ax=filters_axis, location="bottom", shrink=0.9, aspect=30, ticks=[-1, -0.5, 0, 0.5, 1],
-                        label="weight / layer max |w|")
+                        label=f"weight / max |w| of these filters ({shown_max / first['abs_max']:.0%} of the layer's)"
+                        if first["abs_max"] else "weight / max |w| of these filters")
     filters_axis.set_xticks([])  # not axis("off"): the layout then keeps the title clear of the suptitle
     filters_axis.set_yticks([])
     for side in filters_axis.spines.values():

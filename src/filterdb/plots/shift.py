@@ -96,7 +96,7 @@ def shift_heatmap(
     figure = plt.figure(figsize=(n * cell + label_inches + 2.2, n * cell + label_inches + 1.2), layout="constrained")
     axis = figure.add_subplot()
     values = matrix.to_numpy(dtype=np.float64)
-    top = max(values.max(), 1e-12)  # the floor never stretches the scale: the cells keep their contrast
+    top, capped = colour_top(values)
     image = axis.imshow(values, cmap=SEQUENTIAL, vmin=0, vmax=top, aspect="equal")
     printed = cell_fits_numbers(cell)
     if printed:
@@ -109,8 +109,11 @@ def shift_heatmap(
     axis.set_yticks(range(n), labels, fontsize=MIN_FONT)
     axis.set_xticks(range(n), labels, rotation=90, fontsize=MIN_FONT)
     axis.tick_params(length=2)
-    bar = figure.colorbar(image, ax=axis, shrink=min(1.0, max(0.5, 3.0 / (n * cell))), aspect=25)
+    bar = figure.colorbar(image, ax=axis, shrink=min(1.0, max(0.5, 3.0 / (n * cell))), aspect=25,
+                          extend="max" if capped else "neither")
     label = "shift D (symmetric KL weighted by\nexplained variance; nats)"
+    if capped:
+        label += f"\n{capped} pairs above {top:.2g} drawn at the top colour"
     if noise_floor is not None and noise_floor <= top:
         bar.ax.axhline(noise_floor, color=NOISE_COLOUR, lw=2)
         label += f"\nred line: noise floor {noise_floor:.2g}"
@@ -124,6 +127,23 @@ def shift_heatmap(
     if left_out:
         footnote(figure, f"Left out (too small): {', '.join(left_out)}")
     return figure
+
+
+def colour_top(values: np.ndarray, quantile: float = 0.9, outlier_ratio: float = 2.0) -> tuple[float, int]:
+    """The top of the colour scale and how many off-diagonal cells lie above it.
+
+    The largest D, unless it exceeds ``outlier_ratio`` times the off-diagonal ``quantile``:
+    then the scale stops at that quantile, so that one outlying group does not darken the rest.
+    The floor never stretches the scale, so the cells keep their contrast.
+    """
+    off = values[~np.eye(len(values), dtype=bool)] if len(values) > 1 else values.ravel()
+    largest = max(float(values.max()), 1e-12)
+    if len(off) < 20:
+        return largest, 0
+    cap = float(np.quantile(off, quantile))
+    if cap <= 0 or largest <= outlier_ratio * cap:
+        return largest, 0
+    return cap, int(np.count_nonzero(np.triu(values, k=1) > cap))
 
 
 def pairwise_values(matrix: pd.DataFrame) -> np.ndarray:
