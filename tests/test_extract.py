@@ -11,7 +11,8 @@ import pytest
 from filterdb import io
 from filterdb.extract import depth_ranks, write_filters
 from filterdb.sources import get_source
-from filterdb.sources.base import ConvLayer, LoadedModel, SourceError
+from filterdb.errors import SourceError
+from filterdb.model import ConvLayer, LoadedModel
 from filterdb.sources.timm_source import create
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from filterdb.sources import get_source
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 from filterdb.sources.timm_source import create
 
 

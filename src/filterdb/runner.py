@@ -1,4 +1,9 @@
-"""Run a workflow step: log to the rule's log file, turn known errors into one clear line."""
+"""Run a workflow step: log to the rule's log file, show the project's errors as one clear line.
+
+A :class:`filterdb.errors.FilterdbError` (a bad sheet, config, model file or data) is the
+user's to fix: its message says what and where, and the traceback only goes to the debug
+log. Any other exception is a bug in filterdb and is logged with its traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,9 @@ import sys
 import traceback
 from typing import Callable
 
-from .io import DataError, SchemaError, WriteError
-from .sources.base import SourceError
+from .errors import FilterdbError
 
-# sheet.SheetError is a ValueError (importing sheet here would cost every job pandas' import)
-USER_ERRORS = (SourceError, SchemaError, DataError, WriteError, KeyError, ValueError, FileNotFoundError)
+USER_ERRORS = (FilterdbError,)
 
 
 def run_step(snakemake, step: Callable[[], object]) -> None:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..readers.onnx import read_onnx
-from .base import LoadedModel, SourceError, as_bool, local_file, require, row_value
+from ..errors import SourceError
+from ..model import LoadedModel
+from .base import as_bool, local_file, require, row_value
 
 
 def fetch(row: Mapping[str, Any], cache_dir) -> dict:
