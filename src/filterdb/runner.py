@@ -14,8 +14,6 @@ from typing import Callable
 
 from .errors import FilterdbError
 
-USER_ERRORS = (FilterdbError,)
-
 
 def run_step(snakemake, step: Callable[[], object]) -> None:
     """Call ``step()`` with logging to ``snakemake.log[0]`` and stderr; exit 1 on error."""
@@ -28,7 +26,7 @@ def run_step(snakemake, step: Callable[[], object]) -> None:
     log = logging.getLogger(f"filterdb.rule.{snakemake.rule}")
     try:
         step()
-    except USER_ERRORS as exc:
+    except FilterdbError as exc:  # WriteError (an OSError) included
         log.error("%s", exc)
         log.debug("%s", traceback.format_exc())
         sys.exit(1)
