@@ -11,7 +11,6 @@ This module imports nothing from filterdb but :mod:`filterdb.errors`.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any, Iterable
 
@@ -20,6 +19,8 @@ from .errors import FilterdbError
 
 def suggest(name: object, choices: Iterable[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
     """Up to ``n`` of ``choices`` close to ``name``, closest first (difflib's ratio ≥ ``cutoff``)."""
+    import difflib  # only when a name is wrong: it costs every lookup's import otherwise
+
     return difflib.get_close_matches(str(name), list(choices), n=n, cutoff=cutoff)
 
 
