@@ -24,12 +24,12 @@ from filterdb import io, synthetic
 from filterdb.axes import AxisError, axis_shift, check_where
 from filterdb.cli import main as cli_main
 from filterdb.database import model_row
+from filterdb.errors import SourceError
 from filterdb.extract import plan_layers, write_filters
 from filterdb.fetch import extract_members
+from filterdb.model import ConvLayer, LoadedModel
 from filterdb.runner import run_step
 from filterdb.sheet import SheetError, load_sheets
-from filterdb.errors import SourceError
-from filterdb.model import ConvLayer, LoadedModel
 from filterdb.workflow_inputs import ConfigError, check_config, check_sources
 from workflow_helpers import ROOT, copy_workflow, snakemake
 

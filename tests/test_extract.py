@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from filterdb import io
-from filterdb.extract import depth_ranks, write_filters
-from filterdb.sources import get_source
 from filterdb.errors import SourceError
+from filterdb.extract import depth_ranks, write_filters
 from filterdb.model import ConvLayer, LoadedModel
+from filterdb.sources import get_source
 from filterdb.sources.timm_source import create
 
 

@@ -435,3 +435,22 @@ def test_against_a_folder_that_is_not_a_database(tmp_path, capsys):
     write_safetensors(path, conv_stack(np.random.default_rng(0), [(8, 8)]))
     code, out, err = run_cli(["inspect", str(path), "--against", str(tmp_path)], capsys)
     assert code == 1 and "not a built database" in err and out == ""
+
+
+def test_inspect_loads_a_file_through_the_file_source_as_the_workflow_would(tmp_path):
+    from filterdb.errors import SourceError
+    from filterdb.inspection import file_row, inspect_model
+    from filterdb.sources import get_source
+
+    path = tmp_path / "m.safetensors"
+    write_safetensors(path, conv_stack(np.random.default_rng(4), [(8, 4), (8, 8)]))
+    row = file_row("m", path, "safetensors", None)
+    assert row == {"model": "m", "source": "file", "reference": str(path), "reader": "safetensors"}
+    source = get_source("file")
+    manifest = source.fetch(row, None)  # the workflow's fetch: the file's checksum
+    loaded = source.load(row, manifest)
+    assert manifest["sha256"] == loaded.source_detail["sha256"] and loaded.source_detail["reader"] == "safetensors"
+    inspected = inspect_model(str(path))["layers"]
+    assert [r["name"] for r in inspected] == [c.name for c in loaded.convs if c.kernel_size == (3, 3)]
+    with pytest.raises(SourceError, match=r"^model 'm': unknown reader 'safetensor'; .*Did you mean safetensors"):
+        source.fetch({**row, "reader": "safetensor"}, None)

@@ -1,4 +1,4 @@
-"""Readers of weight formats, one registry of them: each turns local files into :class:`~filterdb.model.LoadedModel`.
+"""Readers of weight formats, in one registry: each turns local files into a :class:`~filterdb.model.LoadedModel`.
 
 Readers never import or run the code that shipped the weights: ONNX protobufs are read
 with the ``onnx`` package, TF.js model files as JSON (or as JavaScript literals, parsed,

@@ -7,13 +7,11 @@ reader's inference: true when no BatchNormalization node is left).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
-from ..readers.onnx import read_onnx
-from ..errors import SourceError
 from ..model import LoadedModel
-from .base import as_bool, local_file, require, row_value
+from ..readers.onnx import read_onnx
+from .base import as_bool, local_file, row_value
 
 
 def fetch(row: Mapping[str, Any], cache_dir) -> dict:
