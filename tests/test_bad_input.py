@@ -24,11 +24,12 @@ from filterdb import io, synthetic
 from filterdb.axes import AxisError, axis_shift, check_where
 from filterdb.cli import main as cli_main
 from filterdb.database import model_row
+from filterdb.errors import SourceError
 from filterdb.extract import plan_layers, write_filters
 from filterdb.fetch import extract_members
+from filterdb.model import ConvLayer, LoadedModel
 from filterdb.runner import run_step
 from filterdb.sheet import SheetError, load_sheets
-from filterdb.sources.base import ConvLayer, LoadedModel, SourceError
 from filterdb.workflow_inputs import ConfigError, check_config, check_sources
 from workflow_helpers import ROOT, copy_workflow, snakemake
 
@@ -430,7 +431,7 @@ def run_cli(capsys, *argv) -> tuple[int, str]:
 def test_onnx_conv_with_group_zero_is_one_line(tmp_path, capsys):
     path = onnx_conv_model(tmp_path / "g0.onnx", group=0)
     code, err = run_cli(capsys, "inspect", str(path))
-    assert code == 2
+    assert code == 1
     assert one_line(err) == (
         "filterdb: error: model 'g0': layer 'conv': groups=0 does not fit 4 output channels "
         "(a convolution has at least one group, and the groups divide its output channels)"
@@ -440,7 +441,7 @@ def test_onnx_conv_with_group_zero_is_one_line(tmp_path, capsys):
 def test_onnx_int8_weight_fed_straight_to_conv_is_refused(tmp_path, capsys):
     path = onnx_conv_model(tmp_path / "q.onnx", weight=np.ones((4, 2, 3, 3), np.int8))
     code, err = run_cli(capsys, "inspect", str(path))
-    assert code == 2 and "layer 'conv': weights stored as int8 with no scale" in one_line(err)
+    assert code == 1 and "layer 'conv': weights stored as int8 with no scale" in one_line(err)
 
 
 def test_flipped_byte_in_the_layer_column_names_the_file(tmp_path):
@@ -519,13 +520,13 @@ def test_a_step_that_cannot_write_logs_one_line_and_exits_1(tmp_path, capsys):
 def test_malformed_onnx_tensor_names_tensor_and_file(tmp_path, capsys):
     path = onnx_conv_model(tmp_path / "bad.onnx", raw=b"\x00" * 20)  # 5 floats where 72 are declared
     code, err = run_cli(capsys, "inspect", str(path))
-    assert code == 2
+    assert code == 1
     assert one_line(err).startswith(f"filterdb: error: model 'bad': tensor 'w' in '{path}' is malformed (dims [4, 2, 3, 3]")
 
 
 def test_inspect_a_directory_says_so(tmp_path, capsys):
     code, err = run_cli(capsys, "inspect", str(tmp_path))
-    assert code == 2
+    assert code == 1
     assert one_line(err).startswith(f"filterdb: error: {tmp_path}: is a directory; give a checkpoint file")
 
 

@@ -45,15 +45,63 @@ def test_inspect_table_flags_a_collapsed_checkpoint(tmp_path, capsys):
     assert "1 collapsed" in lines[-1]
 
 
-def test_inspect_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
-    assert main(["inspect", "resnet81"]) == 2
+def test_inspect_errors_are_one_line_with_exit_code_1(tmp_path, capsys):
+    assert main(["inspect", "resnet81"]) == 1
     assert "Close matches" in capsys.readouterr().err
     path = tmp_path / "w.safetensors"
     path.write_bytes(b"")
-    assert main(["inspect", str(path)]) == 2
+    assert main(["inspect", str(path)]) == 1
     err = capsys.readouterr().err
     assert "is not a safetensors file" in err and len(err.strip().splitlines()) == 1
     path = tmp_path / "w.npy"
     path.write_bytes(b"")
-    assert main(["inspect", str(path)]) == 2
+    assert main(["inspect", str(path)]) == 1
     assert "unknown checkpoint format" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2_and_runtime_errors_exit_1(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exited:  # argparse's own usage errors
+        main(["inspect"])
+    assert exited.value.code == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["no-such-command"])
+    assert exited.value.code == 2
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "missing.safetensors"), "--fail-on", "wobbly"]) == 2
+    assert "unknown flag(s) wobbly" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path / "missing.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "no such checkpoint file" in err and len(err.strip().splitlines()) == 1
+    assert main(["import-hdf5", str(tmp_path / "missing.h5"), str(tmp_path / "out")]) == 1
+
+
+def test_a_bug_is_not_hidden_as_a_one_line_error(monkeypatch):
+    import pytest
+
+    from filterdb import inspection
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(inspection, "inspect_model", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["inspect", "resnet10t"])
+
+
+def test_help_is_plain_text_without_restructuredtext_markup(capsys):
+    import re
+
+    import pytest
+
+    for argv in (["--help"], ["inspect", "--help"], ["import-hdf5", "--help"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0
+        text = capsys.readouterr().out
+        assert "``" not in text and not re.search(r":(class|mod|func|meth|attr|ref):", text), text
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "filterdb inspect" in text and "import-hdf5" in text and "Exit status" in text

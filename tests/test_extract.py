@@ -9,9 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from filterdb import io
+from filterdb.errors import SourceError
 from filterdb.extract import depth_ranks, write_filters
+from filterdb.model import ConvLayer, LoadedModel
 from filterdb.sources import get_source
-from filterdb.sources.base import ConvLayer, LoadedModel, SourceError
 from filterdb.sources.timm_source import create
 
 

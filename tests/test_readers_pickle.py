@@ -17,7 +17,7 @@ from filterdb.readers import read
 from filterdb.readers.madmom import read_madmom
 from filterdb.readers.safe_pickle import restricted_load
 from filterdb.readers.torch_pickle import read_torch_pickle
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 
 torch = pytest.importorskip("torch")
 

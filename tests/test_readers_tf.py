@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from filterdb.readers import read
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 
 
 def varint(n: int) -> bytes:

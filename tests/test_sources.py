@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from filterdb.errors import SourceError
 from filterdb.sources import get_source
-from filterdb.sources.base import SourceError
 from filterdb.sources.timm_source import create
 
 

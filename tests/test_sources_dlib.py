@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from filterdb.readers.dlib import read_dlib
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 
 
 def packed(value: int) -> bytes:

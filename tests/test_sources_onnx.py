@@ -12,9 +12,9 @@ torch = pytest.importorskip("torch")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from filterdb.errors import SourceError  # noqa: E402
 from filterdb.readers.onnx import read_onnx  # noqa: E402
 from filterdb.sources import get_source  # noqa: E402
-from filterdb.sources.base import SourceError  # noqa: E402
 from filterdb.sources.torch_graph import convs_from_module  # noqa: E402
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from filterdb.readers.tfjs import decode_weights, graph_distances, parse_js_literal, read_tfjs
-from filterdb.sources.base import SourceError
+from filterdb.errors import SourceError
 
 RNG = np.random.default_rng(7)
 

@@ -9,7 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from filterdb.sources import SourceError, get_source  # noqa: E402
+from filterdb.errors import SourceError  # noqa: E402
+from filterdb.sources import get_source  # noqa: E402
 from filterdb.zoo import datasets  # noqa: E402
 from filterdb.zoo.train import TrainConfig, TrainError, checkpoint_path, timing_table, train  # noqa: E402
 

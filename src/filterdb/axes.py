@@ -15,13 +15,10 @@ import numpy as np
 import pandas as pd
 
 from .database import layers_with_models
+from .errors import AxisError
 from .shift import group_histograms, shift_matrix
 
 log = logging.getLogger(__name__)
-
-
-class AxisError(ValueError):
-    """A shift axis selects nothing or compares values of the wrong type; the message names it."""
 
 
 def _kind(values: pd.Series) -> str:

@@ -1,4 +1,9 @@
-"""Command line: ``filterdb inspect`` (is this checkpoint healthy enough to fine-tune?) and ``filterdb import-hdf5``."""
+"""Command line: ``filterdb inspect`` (is this checkpoint healthy enough to fine-tune?) and ``filterdb import-hdf5``.
+
+Exit status: 0 on success; 1 when the work fails (a model or file that cannot be read, a
+full disk: the message names what and where) or ``inspect --fail-on`` finds a flagged
+layer; 2 when the command line is wrong (argparse's own errors, an unknown ``--fail-on`` flag).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,24 @@ import os
 import sys
 
 from . import __version__
+from .errors import FilterdbError, UsageError
+
+# what the user can act on, shown as one line: the project's errors, the file system's
+# (a missing or unreadable file) and a missing optional dependency; anything else is a bug
+RUNTIME_ERRORS = (FilterdbError, OSError, ImportError)
 
 FAIL_ON = ("sparse", "collapsed", "random-like", "zero", "nonfinite")
+EXIT_FAILED = 1  # a runtime error, or --fail-on found a flagged layer
+EXIT_USAGE = 2  # what argparse exits with on a bad command line
+DESCRIPTION = (
+    "filterdb: a database of trained 3×3 convolution filters. 'filterdb inspect' reports the "
+    "per-layer health of checkpoints (is this checkpoint healthy enough to fine-tune?); "
+    "'filterdb import-hdf5' converts the paper's HDF5 release into a workflow folder."
+)
+EPILOG = (
+    "Exit status: 0 on success; 1 when the work fails (a model or file that cannot be read) "
+    "or inspect --fail-on finds a flagged layer; 2 on a usage error."
+)
 PERCENTILE_COLUMNS = (("sparsity_pct", "sp%"), ("entropy_ratio_pct", "H/TH%"), ("orthogonality_pct", "orth%"))
 
 
@@ -82,13 +103,12 @@ def _parse_fail_on(text: str | None) -> list[str]:
     flags = [f.strip() for f in (text or "").split(",") if f.strip()]
     unknown = [f for f in flags if f not in FAIL_ON]
     if unknown:
-        raise ValueError(f"--fail-on: unknown flag(s) {', '.join(unknown)}; known: {', '.join(FAIL_ON)}")
+        raise UsageError(f"--fail-on: unknown flag(s) {', '.join(unknown)}; known: {', '.join(FAIL_ON)}")
     return flags
 
 
 def _cmd_inspect(args) -> int:
     from .inspection import expand_targets, failed, finite_or_none, inspect_model, model_id_of
-    from .sources.base import SourceError
 
     fail_on = _parse_fail_on(args.fail_on)
     population = None
@@ -100,7 +120,7 @@ def _cmd_inspect(args) -> int:
     for target in expand_targets(args.model):
         try:
             results.append(inspect_model(target, args.arch, args.pretrained, args.seed, against=population))
-        except (SourceError, ValueError, OSError, ImportError, KeyError) as exc:
+        except RUNTIME_ERRORS as exc:
             print(f"filterdb: error: {exc}", file=sys.stderr)
             results.append(failed(model_id_of(target), target, str(exc)))
             errors += 1
@@ -117,11 +137,11 @@ def _cmd_inspect(args) -> int:
     else:
         print("\n\n".join(_format_table(r) for r in results if "error" not in r["summary"]))
     if errors:
-        return 2
+        return EXIT_FAILED
     found = failing(results, fail_on)
     for line in found:
         print(f"filterdb: --fail-on {args.fail_on}: {line}", file=sys.stderr)
-    return 1 if found else 0
+    return EXIT_FAILED if found else 0
 
 
 def _cmd_import_hdf5(args) -> int:
@@ -144,7 +164,7 @@ def _cmd_import_hdf5(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="filterdb", description=__doc__)
+    parser = argparse.ArgumentParser(prog="filterdb", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"filterdb {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -152,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         "inspect",
         help="per-layer health of checkpoints, optionally placed in a built database",
         description="Per-layer health of one or more models: sparsity, variance entropy H, H/TH and "
-        "orthogonality of every 3×3 conv layer, with flags. Exit status: 0, 1 when --fail-on finds a "
-        "flagged layer, 2 on an error.",
+        "orthogonality of every 3×3 conv layer, with flags. Exit status: 0; 1 when a model cannot be read "
+        "or --fail-on finds a flagged layer; 2 on a usage error.",
     )
     inspect.add_argument("model", nargs="+", help="checkpoint files (.safetensors, .onnx, .pt/.pth/.bin/.ckpt, "
                          "TF.js model.json, Keras .h5), folders of them, or timm model names")
@@ -198,14 +218,15 @@ def main(argv: list[str] | None = None) -> int:
         # the metrics' BLAS products are small (10 × 8192 blocks), and OpenBLAS threads
         # waiting on each other cost 7× the CPU of one thread on a busy machine
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from .sources.base import SourceError
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return args.func(args)
-    except (SourceError, ValueError, OSError, ImportError) as exc:  # a SheetError is a ValueError
+    except UsageError as exc:
         print(f"filterdb: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except RUNTIME_ERRORS as exc:
+        print(f"filterdb: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .sources.base import ConvLayer, LoadedModel, SourceError
+from .errors import SourceError
+from .model import ConvLayer, LoadedModel
 
 log = logging.getLogger(__name__)
 

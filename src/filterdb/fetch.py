@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
 from .io import sha256_of
-from .sources.base import SourceError
+from .errors import FilterdbError, SourceError
 
 REGISTRIES = ("pypi", "npm")
 PROGRESS_MIN_BYTES = 5 * 1024 * 1024  # report progress only for downloads above this
@@ -59,7 +59,7 @@ _TRANSIENT = re.compile(
 )
 
 
-class TransientFetchError(RuntimeError):
+class TransientFetchError(FilterdbError, RuntimeError):
     """A download failed in a way that may pass (network, server error): retried."""
 
 
@@ -415,7 +415,7 @@ def archive_names(archive: Path) -> list[str]:
 
 def match_members(names: list[str], patterns: Sequence[str], label: str) -> list[str]:
     """Archive names matched by each pattern (exact path or glob), in pattern order."""
-    import difflib
+    from .registry import suggest
 
     chosen: list[str] = []
     for pattern in patterns:
@@ -423,7 +423,7 @@ def match_members(names: list[str], patterns: Sequence[str], label: str) -> list
             [pattern] if pattern in names else []
         )
         if not hits:
-            close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.5)
+            close = suggest(pattern, names, n=3, cutoff=0.5)
             hint = f" Close names: {', '.join(close)}." if close else ""
             raise SourceError(f"{label}: member {pattern!r} is not in the archive; nothing was extracted.{hint}")
         chosen += [h for h in hits if h not in chosen]

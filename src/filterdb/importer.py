@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from . import io
+from .errors import FilterdbError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ LAYER_FACT_COLUMNS = ("in_channels", "out_channels", "groups", "stride", "dilati
 MODEL_ID_PATTERN = re.compile(r"[^A-Za-z0-9_.+-]+")
 
 
-class HDF5LayoutError(ValueError):
+class HDF5LayoutError(FilterdbError, ValueError):
     """The HDF5 file does not follow the release's layout; the message says where."""
 
 

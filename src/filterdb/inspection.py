@@ -1,13 +1,14 @@
 """Inspect checkpoints: per-layer health of one model's 3×3 filters, one summary row per model.
 
-A checkpoint is read by the reader of its format, and torch or timm are imported only
-where the format needs them: ``.safetensors`` (numpy alone, depth in name order),
-``.onnx`` (the onnx package, graph depth), TF.js ``model.json`` and Keras ``.h5``
-(their readers, no TensorFlow); torch files (``.pt``, ``.pth``, ``.bin``, ``.ckpt``) go to
-the restricted unpickler (``torch-pickle`` reader) where filterdb has it, else to torch
-with ``weights_only=True``. With ``arch`` (a timm architecture), a ``.safetensors`` or torch file is loaded
-into that architecture instead, for graph depth, strides and groups. Anything else is a
-timm model name (``pretrained``, ``seed``).
+A checkpoint is loaded through the model sources, as the workflow's dump loads a sheet
+row: a local file is a row of the ``file`` source read by its format's reader, and torch
+or timm are imported only where the format needs them: ``.safetensors`` (numpy alone,
+depth in name order), ``.onnx`` (the onnx package, graph depth), TF.js ``model.json`` and
+Keras ``.h5`` (their readers, no TensorFlow); torch files (``.pt``, ``.pth``, ``.bin``,
+``.ckpt``) go to the restricted unpickler (``torch-pickle`` reader). With ``arch`` (a timm
+architecture), a ``.safetensors`` or torch file is a row of the ``checkpoint`` source,
+loaded into that architecture for graph depth, strides and groups. Anything else is a
+row of the ``timm`` source (``pretrained``, ``seed``).
 
 Public: :func:`inspect` (a layer table), :func:`read_layers`, :func:`read_filters`
 (exported by the package), :func:`inspect_model` and :func:`model_summary` (what the
@@ -25,7 +26,8 @@ import numpy as np
 
 from .extract import plan_layers
 from .metrics import DEFAULT_CUTOFFS, layer_flags, layer_metrics
-from .sources.base import LoadedModel, SourceError
+from .errors import SourceError
+from .model import LoadedModel
 
 # file name endings → format; the first match wins (".weights.h5" before ".h5")
 FORMATS = {
@@ -35,6 +37,8 @@ FORMATS = {
     ".h5": "keras", ".keras": "keras",
     "model.json": "tfjs",
 }  # fmt: skip
+# format → the reader (filterdb.readers) of its files; torch files go to the restricted unpickler (no torch)
+READER_OF = {"safetensors": "safetensors", "onnx": "onnx", "torch": "torch-pickle", "keras": "keras-h5", "tfjs": "tfjs"}
 # formats whose files say nothing of stride and dilation when read without --arch (weights
 # alone: a safetensors file, a torch state dict; a pickled torch module does say)
 NO_GEOMETRY = {"safetensors", "torch"}
@@ -62,30 +66,26 @@ def model_id_of(target: Any) -> str:
     return str(target)
 
 
-def _read_file(model_id: str, path: Path, fmt: str, arch: str | None) -> LoadedModel:
-    from . import readers
-
+def file_row(model_id: str, path: Path, fmt: str, arch: str | None) -> dict:
+    """The model-sheet row of a local checkpoint: source ``checkpoint`` with ``arch``, else ``file``."""
     if arch:
         if fmt not in ("safetensors", "torch"):
             raise SourceError(f"{path}: --arch applies to .safetensors and torch files, not to {fmt} files")
-        from .sources import get_source
+        return {"model": model_id, "source": "checkpoint", "reference": str(path), "arch": arch}
+    if fmt == "keras" and path.suffix.lower() == ".keras":
+        raise SourceError(f"{path}: a .keras file is a zip archive: unzip it and inspect its model.weights.h5")
+    return {"model": model_id, "source": "file", "reference": str(path), "reader": READER_OF[fmt]}
 
-        row = {"model": model_id, "source": "checkpoint", "reference": str(path), "arch": arch}
-        source = get_source("checkpoint")
-        return source.load(row, source.fetch(row, None))
-    if fmt == "safetensors":
-        from .readers.safetensors_file import read_safetensors
 
-        return read_safetensors(model_id, path)
-    if fmt == "torch" and "torch-pickle" in readers.READERS:
-        return readers.read("torch-pickle", model_id, [str(path)])  # the restricted unpickler: no torch
-    if fmt == "keras":
-        if "keras-h5" not in readers.READERS:
-            raise SourceError(f"{path}: Keras files need the keras-h5 reader, which this filterdb lacks")
-        if path.suffix.lower() == ".keras":
-            raise SourceError(f"{path}: a .keras file is a zip archive: unzip it and inspect its model.weights.h5")
-        return readers.read("keras-h5", model_id, [str(path)])
-    return readers.read(fmt, model_id, [str(path)])
+def _read_file(model_id: str, path: Path, fmt: str, arch: str | None) -> LoadedModel:
+    """Load a local checkpoint through its source, as the workflow's dump does."""
+    from .sources import get_source
+
+    row = file_row(model_id, path, fmt, arch)
+    source = get_source(row["source"])
+    if row["source"] == "file":  # a local file is not fetched: no checksum to read the whole file for
+        return source.load(row, source.manifest_of(str(path)))
+    return source.load(row, source.fetch(row, None))
 
 
 def load_model(target: Any, arch: str | None = None, pretrained: bool = False, seed: int = 0) -> tuple[LoadedModel, str]:

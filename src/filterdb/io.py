@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _pages, _writer
+from .errors import DataError, SchemaError, WriteError
 
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"filterdb.schema"
@@ -39,14 +40,6 @@ FILTER_SCHEMA = pa.schema(
 )
 
 ROW_GROUP_SIZE = 1 << 20  # filters per row group: ~40 MB, bounded memory on read
-
-
-class SchemaError(ValueError):
-    """A Parquet file does not follow the data contract; the message names file and column."""
-
-
-class DataError(ValueError):
-    """The data in a file cannot be analysed (NaN filters, empty histograms, ...)."""
 
 
 def _temporary_beside(path: Path, suffix: str) -> Path:
@@ -71,13 +64,6 @@ def _remove_dead_temporaries(path: Path, suffix: str) -> None:
     for stale in path.parent.glob(f".{path.name[:1]}*"):
         if pattern.fullmatch(stale.name):
             stale.unlink(missing_ok=True)
-
-
-class WriteError(OSError):
-    """An output could not be written (full disk, file too large, read-only folder); names the file."""
-
-    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28] " prefix
-        return str(self.strerror)
 
 
 # errors of the file system, not of the data: the message must name the file written

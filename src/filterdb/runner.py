@@ -1,4 +1,9 @@
-"""Run a workflow step: log to the rule's log file, turn known errors into one clear line."""
+"""Run a workflow step: log to the rule's log file, show the project's errors as one clear line.
+
+A :class:`filterdb.errors.FilterdbError` (a bad sheet, config, model file or data) is the
+user's to fix: its message says what and where, and the traceback only goes to the debug
+log. Any other exception is a bug in filterdb and is logged with its traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,7 @@ import sys
 import traceback
 from typing import Callable
 
-from .io import DataError, SchemaError, WriteError
-from .sources.base import SourceError
-
-# sheet.SheetError is a ValueError (importing sheet here would cost every job pandas' import)
-USER_ERRORS = (SourceError, SchemaError, DataError, WriteError, KeyError, ValueError, FileNotFoundError)
+from .errors import FilterdbError
 
 
 def run_step(snakemake, step: Callable[[], object]) -> None:
@@ -25,7 +26,7 @@ def run_step(snakemake, step: Callable[[], object]) -> None:
     log = logging.getLogger(f"filterdb.rule.{snakemake.rule}")
     try:
         step()
-    except USER_ERRORS as exc:
+    except FilterdbError as exc:  # WriteError (an OSError) included
         log.error("%s", exc)
         log.debug("%s", traceback.format_exc())
         sys.exit(1)

@@ -10,18 +10,16 @@ from typing import Any, Iterable
 
 import yaml
 
+from .errors import SheetError
+
 BOOLEAN_COLUMNS = ("pretrained", "trained", "trust_pickle")
 # sources whose models are trained weights unless the row says otherwise (packaged, user
 # files, imported databases); timm and torchvision rows are trained when pretrained
 IMPORTED_SOURCE = "parquet"  # a filters file that exists already: no fetch, no dump
-PACKAGED_SOURCES = ("pypi", "npm", "checkpoint", "onnx", IMPORTED_SOURCE)
+PACKAGED_SOURCES = ("pypi", "npm", "checkpoint", "onnx", "file", IMPORTED_SOURCE)
 INTEGER_COLUMNS = ("seed",)
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}
-
-
-class SheetError(ValueError):
-    """A model sheet is malformed; the message names file, row and column."""
 
 
 def is_trained(row: dict[str, Any]) -> bool:

@@ -8,15 +8,13 @@ config key (``shift.bins``) and what was wrong with it.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """The config is malformed; the message names the key."""
+from .errors import ConfigError
+from .registry import suggest
 
 
 def _dotted(path) -> str:
@@ -44,7 +42,7 @@ def _message(error, schema: Mapping) -> str:
         unknown = sorted(set(error.instance) - set(known))
         parts = []
         for key in unknown:
-            close = difflib.get_close_matches(key.replace("-", "_"), known, n=1, cutoff=0.6)
+            close = suggest(key.replace("-", "_"), known, n=1)
             hint = f"; did you mean {_dotted(where + [close[0]])!r}?" if close else ""
             parts.append(f"config key {_dotted(where + [key])!r} is not known{hint}")
         return f"{'; '.join(parts)} (keys of {_dotted(where)}: {', '.join(known)})"
@@ -85,7 +83,7 @@ def check_sources(rows: Mapping[str, Mapping[str, Any]]) -> None:
         source = row.get("source")
         if source in known:
             continue
-        close = difflib.get_close_matches(str(source), known, n=1)
+        close = suggest(source, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
             f"{row.get('_sheet', 'sheet')} line {row.get('_line', '?')} (model {model!r}): column 'source': "
@@ -105,7 +103,7 @@ def sheet_row(rows: Mapping[str, Mapping[str, Any]], model: str, sheets) -> Mapp
     try:
         return rows[model]
     except KeyError:
-        close = difflib.get_close_matches(model, list(rows), n=1)
+        close = suggest(model, rows, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
             f"model {model!r} is in no sheet of config key 'sheets' ({', '.join(map(str, sheets))}){hint}"

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 
 # packed length 5 or 6, then the tag: "con_4", "con_5" (and later versions)
 _CON_TAG = re.compile(rb"\x01[\x05\x06](con_\d{1,2})")
@@ -131,3 +132,8 @@ def read_dlib(model_id: str, path: str | Path) -> LoadedModel:
         bn_folded=False,
         source_detail={"format": "dlib", "file": path.name},
     )
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): the first of ``paths`` is the model file."""
+    return read_dlib(model_id, paths[0])

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 
 _MARK = b"@BIN@"
 _INT = re.compile(rb"-?\d+")
@@ -115,3 +116,8 @@ def read_katago(model_id: str, path: str | Path) -> LoadedModel:
                        dilation=r["dilation"], distance=i) for i, r in enumerate(records)]
     return LoadedModel(model=model_id, convs=convs, depth_source="execution order", precision="fp32",
                        bn_folded=False, source_detail={"format": "KataGo bin", "file": path.name, "network": net_name})
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): the first of ``paths`` is the model file."""
+    return read_katago(model_id, paths[0])

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 from .keras_graph import config_layers, keras_kernel
 
 
@@ -131,3 +132,8 @@ def _keras2_model(f, model_config: dict) -> tuple[list[ConvLayer], str, str]:
                                    dilation=layer["dilation"] if step == 0 else (1, 1),
                                    distance=2 * layer["distance"] + step))
     return convs, "graph" if graph else "execution order", "Keras 2 model"
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): the first of ``paths`` is the model file."""
+    return read_keras_h5(model_id, paths[0])

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 from .safe_pickle import RestrictedUnpickler, Stub, plain, walk_stubs
 
 
@@ -66,3 +67,8 @@ def read_madmom(model_id: str, path: str | Path) -> LoadedModel:
                        bn_folded=False,
                        source_detail={"format": "madmom pickle (restricted unpickler)", "file": Path(path).name,
                                       "kernels": "rotated 180° from madmom's convolution to correlation form"})
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): the first of ``paths`` is the model file."""
+    return read_madmom(model_id, paths[0])

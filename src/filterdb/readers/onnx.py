@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 from .graph import longest_distances
 
 _PASSTHROUGH = {"Identity", "Cast"}
@@ -199,3 +200,8 @@ def _dequantize(q: np.ndarray, scale: np.ndarray, zero: np.ndarray, axis: int) -
         shape[axis] = scale.size
         scale, zero = scale.reshape(shape), zero.reshape(shape)
     return (q.astype(np.float32) - zero) * scale
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): the first of ``paths`` is the model file."""
+    return read_onnx(model_id, paths[0])

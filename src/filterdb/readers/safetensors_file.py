@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 
 # safetensors dtype → (numpy dtype as stored, precision label); BF16 is widened by hand
 _FLOAT_DTYPES = {"F64": ("<f8", "fp64"), "F32": ("<f4", "fp32"), "F16": ("<f2", "fp16"), "BF16": ("<u2", "bf16")}
@@ -146,3 +147,8 @@ def read_safetensors(model_id: str, path: str | Path) -> LoadedModel:
         bn_folded=False,
         source_detail={"format": "safetensors", "path": str(path), "not_in_file": ["stride", "dilation"]},
     )
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): the first of ``paths`` is the model file."""
+    return read_safetensors(model_id, paths[0])

@@ -32,7 +32,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 from .keras_graph import config_layers, keras_kernel
 
 TABLE_MAGIC = 0xDB4775248B80FB57
@@ -348,3 +349,8 @@ def _from_variables(ckpt: Checkpoint, nodes: list[dict] | None) -> tuple[list[tu
         convs.append((ConvLayer(name=name.removesuffix(":0"), weight=np.ascontiguousarray(weight, np.float32),
                                 groups=groups, distance=len(convs)), key))
     return convs, "execution order"
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): ``paths`` are the model's files."""
+    return read_tf_variables(model_id, paths)

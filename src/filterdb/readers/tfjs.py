@@ -24,7 +24,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 from .graph import longest_distances
 
 # bytes per element as stored, and numpy dtype, of each storage dtype
@@ -607,3 +608,8 @@ def read_tfjs(model_id: str, path: str | Path, kind: str = "tfjs", options: dict
         bn_folded=bn_folded,
         source_detail={"format": found, "file": path.name},
     )
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): option ``reader`` (the registered name) is the kind."""
+    return read_tfjs(model_id, paths[0], kind=options.get("reader", "tfjs"), options=options)

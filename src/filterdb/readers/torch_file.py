@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 
 
 def load_state_dict(model_id: str, path: Path, trust_pickle: bool = False) -> dict:
@@ -115,3 +116,8 @@ def read_torch(model_id: str, paths: Sequence[str | Path], trust_pickle: bool = 
         bn_folded=False,
         source_detail={"format": "torch", "files": [Path(p).name for p in paths]},
     )
+
+
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`); option ``trust_pickle`` (bool)."""
+    return read_torch(model_id, paths, trust_pickle=bool(options.get("trust_pickle")))

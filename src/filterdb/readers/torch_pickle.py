@@ -25,7 +25,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..sources.base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import ConvLayer, LoadedModel
 from .safe_pickle import RestrictedUnpickler, Stub, plain
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -304,4 +305,9 @@ def read_torch_pickle(model_id: str, paths: Sequence[str | Path]) -> LoadedModel
     )
 
 
-__all__ = ["load_torch_pickle", "module_convs", "read_torch_pickle"]
+def read(model_id: str, paths: list, options: dict) -> LoadedModel:
+    """The reader registry's entry (:mod:`filterdb.readers`): ``paths`` are the model's files."""
+    return read_torch_pickle(model_id, paths)
+
+
+__all__ = ["load_torch_pickle", "module_convs", "read", "read_torch_pickle"]

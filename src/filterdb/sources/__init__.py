@@ -15,34 +15,30 @@ lazily so that a source's heavy dependencies (torch, onnx) load only when used.
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from types import ModuleType
 
-from .base import ConvLayer, LoadedModel, SourceError
+from ..errors import SourceError
+from ..registry import Registry
 
-SOURCES: dict[str, str] = {
-    "timm": "filterdb.sources.timm_source",
-    "checkpoint": "filterdb.sources.checkpoint",
-    "onnx": "filterdb.sources.onnx_file",
-    "torchvision": "filterdb.sources.torchvision_source",
-    "pypi": "filterdb.sources.pypi",
-    "npm": "filterdb.sources.npm",
-    "train": "filterdb.sources.train",
-}
+SOURCES = Registry(
+    "model source",
+    {
+        "timm": "filterdb.sources.timm_source",
+        "checkpoint": "filterdb.sources.checkpoint",
+        "onnx": "filterdb.sources.onnx_file",
+        "file": "filterdb.sources.local_file",
+        "torchvision": "filterdb.sources.torchvision_source",
+        "pypi": "filterdb.sources.pypi",
+        "npm": "filterdb.sources.npm",
+        "train": "filterdb.sources.train",
+    },
+    error=SourceError,
+)
 
 
 def get_source(name: str) -> ModuleType:
-    """The module of source ``name``; a clear error listing the known sources."""
-    try:
-        module_path = SOURCES[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), SOURCES, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise SourceError(
-            f"unknown model source {name!r}; known sources: {', '.join(sorted(SOURCES))}.{hint}"
-        ) from None
-    return importlib.import_module(module_path)
+    """The module of source ``name``; a SourceError listing the known sources and the closest."""
+    return SOURCES.lookup(name)
 
 
-__all__ = ["ConvLayer", "LoadedModel", "SourceError", "SOURCES", "get_source"]
+__all__ = ["SOURCES", "get_source"]

@@ -1,65 +1,16 @@
-"""What every model source hands to the extractor.
+"""What the model sources share: reading a sheet row's cells and checking a local file.
 
-A source turns one row of the model sheet into a :class:`LoadedModel`: the model's
-convolution layers (every kernel size, so that depth can be ranked over all convs),
-their weights as numpy arrays, and a few facts about how the weights were stored.
-Sources never return framework objects: extraction is the same for torch, ONNX,
-TF.js and dlib weights.
+A source turns one row of the model sheet into a :class:`filterdb.model.LoadedModel`
+(see :mod:`filterdb.model`); its errors are :class:`filterdb.errors.SourceError`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
-
-class SourceError(RuntimeError):
-    """A model could not be fetched or loaded; the message names the model and what to do."""
-
-
-@dataclass
-class ConvLayer:
-    """One convolution layer of any kernel size.
-
-    weight: array of shape (out_channels, in_channels // groups, kh, kw), any float dtype
-        (it is converted to float32 on extraction; the stored precision is the model's).
-    distance: longest-path distance of the layer from the model input in the model's
-        graph, or its position in execution order when no graph is available
-        (the source then sets ``LoadedModel.depth_source = "execution order"``).
-    """
-
-    name: str
-    weight: np.ndarray
-    groups: int = 1
-    stride: tuple[int, int] = (1, 1)
-    dilation: tuple[int, int] = (1, 1)
-    distance: int = 0
-
-    @property
-    def kernel_size(self) -> tuple[int, int]:
-        return int(self.weight.shape[2]), int(self.weight.shape[3])
-
-    @property
-    def in_channels(self) -> int:
-        return int(self.weight.shape[1]) * int(self.groups)
-
-    @property
-    def out_channels(self) -> int:
-        return int(self.weight.shape[0])
-
-
-@dataclass
-class LoadedModel:
-    """All convolution layers of one model, in a stable order, plus storage facts."""
-
-    model: str
-    convs: list[ConvLayer]
-    depth_source: str = "graph"  # "graph" or "execution order"
-    precision: str = "fp32"  # fp32, fp16, uint8-quantised, ...
-    bn_folded: bool = False
-    source_detail: Mapping[str, Any] = field(default_factory=dict)
+from ..errors import SourceError
 
 
 def row_value(row: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -104,6 +55,19 @@ def local_file(row: Mapping[str, Any], what: str) -> dict:
             f"model {row['model']!r}: checksum mismatch for {str(path)!r}: expected {expected}, found {digest}"
         )
     return {"path": str(path), "sha256": digest}
+
+
+def split_cell(value: Any) -> list[str]:
+    """The ``;``-separated parts of a sheet cell, stripped, empty parts dropped."""
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def reader_options(row: Mapping[str, Any]) -> dict:
+    """The options a row gives its weight reader: ``trust_pickle`` and ``conv_order``."""
+    return {
+        "trust_pickle": as_bool(row_value(row, "trust_pickle", False)),
+        "conv_order": split_cell(row_value(row, "conv_order", "")),
+    }
 
 
 def as_bool(value: Any) -> bool:

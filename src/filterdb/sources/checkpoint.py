@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..readers.torch_file import float_weight, stored_precision
-from .base import LoadedModel, SourceError, local_file, require
+from ..errors import SourceError
+from ..model import LoadedModel
+from .base import local_file, require
 from .timm_source import create
 from .torch_graph import convs_from_module
 

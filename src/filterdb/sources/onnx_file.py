@@ -7,11 +7,11 @@ reader's inference: true when no BatchNormalization node is left).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
+from ..model import LoadedModel
 from ..readers.onnx import read_onnx
-from .base import LoadedModel, SourceError, as_bool, local_file, require, row_value
+from .base import as_bool, local_file, row_value
 
 
 def fetch(row: Mapping[str, Any], cache_dir) -> dict:

@@ -18,28 +18,22 @@ import os
 from typing import Any, Mapping
 
 from .. import readers
-from .base import LoadedModel, SourceError, as_bool, require, row_value
-
-
-def _split(value: Any) -> list[str]:
-    return [part.strip() for part in str(value).split(";") if part.strip()]
+from ..model import LoadedModel
+from .base import as_bool, reader_options, require, row_value, split_cell
 
 
 def fetch_row(registry: str, row: Mapping[str, Any], cache_dir) -> dict:
     from ..fetch import default_downloader, fetch_package
 
     reader = str(require(row, "reader"))
-    if reader not in readers.READERS:
-        raise SourceError(
-            f"model {row['model']!r}: unknown reader {reader!r}; known readers: {', '.join(readers.READERS)}"
-        )
+    readers.READERS.check(reader, where=f"model {row['model']!r}")
     # FILTERDB_PIP_INDEX_URL / FILTERDB_NPM_REGISTRY point the clients at a mirror
     index_url = os.environ.get("FILTERDB_PIP_INDEX_URL" if registry == "pypi" else "FILTERDB_NPM_REGISTRY")
     manifest = fetch_package(
         registry,
         str(require(row, "reference")),
         str(require(row, "sha256")).lower(),
-        _split(require(row, "member")),
+        split_cell(require(row, "member")),
         cache_dir,
         model_id=row["model"],
         downloader=default_downloader(index_url=index_url),
@@ -49,11 +43,7 @@ def fetch_row(registry: str, row: Mapping[str, Any], cache_dir) -> dict:
 
 def load_row(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
     reader = str(require(row, "reader"))
-    options = {
-        "trust_pickle": as_bool(row_value(row, "trust_pickle", False)),
-        "conv_order": _split(row_value(row, "conv_order", "")),
-    }
-    loaded = readers.read(reader, row["model"], list(manifest["files"]), options)
+    loaded = readers.read(reader, row["model"], list(manifest["files"]), reader_options(row))
     override = row_value(row, "bn_folded")
     if override is not None:
         loaded.bn_folded = as_bool(override)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import LoadedModel
+from ..model import LoadedModel
 from .package import fetch_row, load_row
 
 

@@ -7,12 +7,14 @@ hub loading, which honours a local Hugging Face cache and ``HF_HUB_OFFLINE``),
 
 from __future__ import annotations
 
-import difflib
 import socket
 from contextlib import contextmanager
 from typing import Any, Mapping
 
-from .base import LoadedModel, SourceError, as_bool, require, row_value
+from ..errors import SourceError
+from ..model import LoadedModel
+from ..registry import suggest
+from .base import as_bool, require, row_value
 from .torch_graph import convs_from_module
 
 
@@ -25,7 +27,7 @@ def check_name(model_id: str, name: str) -> None:
     # pretrained tags (resnet50.a1_in1k) are valid names too
     if "." in name and name.split(".", 1)[0] in timm.list_models():
         return
-    close = difflib.get_close_matches(name, timm.list_models(), n=5)
+    close = suggest(name, timm.list_models(), n=5)
     hint = f" Close matches: {', '.join(close)}." if close else ""
     raise SourceError(f"model {model_id!r}: {name!r} is not a timm architecture.{hint}")
 

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import ConvLayer, LoadedModel
+from ..model import ConvLayer, LoadedModel
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import LoadedModel, SourceError, require, row_value
+from ..errors import SourceError
+from ..model import LoadedModel
+from .base import require, row_value
 from .torch_graph import convs_from_module
 
 

@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from .base import LoadedModel, SourceError
+from ..errors import SourceError
+from ..model import LoadedModel
 from .torch_graph import convs_from_module
 
 ZOO_DIR = Path("results/zoo")  # relative to the workflow root, the working directory of jobs

@@ -21,14 +21,14 @@ for classification, (B, in_channels, image_size, image_size) for denoising.
 
 from __future__ import annotations
 
-import difflib
-from typing import Callable
+from ..errors import FilterdbError
+from ..registry import Registry
 
 BASE_CHANNELS = 8  # first-stage channels at width 1: small enough for a 2-core CPU
 TASKS = ("classification", "denoising")
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(FilterdbError, ValueError):
     """An architecture cannot be built; the message says which setting to change."""
 
 
@@ -191,12 +191,12 @@ def _resnet(width, depth, in_channels, n_classes, image_size, task):
     return model
 
 
-ARCHITECTURES: dict[str, tuple[str, Callable]] = {
-    # name: (family, constructor)
+# name: (family, constructor)
+ARCHITECTURES = Registry("zoo architecture", {
     "vgg": ("VGG", _vgg),
     "resnet": ("ResNet", _resnet),
     "mobilenet": ("MobileNet", _mobilenet),
-}
+}, error=ArchitectureError)  # fmt: skip
 
 
 def family(name: str) -> str:
@@ -204,13 +204,8 @@ def family(name: str) -> str:
 
 
 def check_architecture(name: str) -> str:
-    if name in ARCHITECTURES:
-        return name
-    close = difflib.get_close_matches(str(name), ARCHITECTURES, n=3)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise ArchitectureError(
-        f"unknown zoo architecture {name!r}; known: {', '.join(sorted(ARCHITECTURES))}.{hint}"
-    )
+    """``name`` if it is a zoo architecture, else an ArchitectureError naming the known ones and the closest."""
+    return ARCHITECTURES.check(name)
 
 
 def check(name: str, width: float = 1, depth: int = 4, image_size: int = 28, task: str = "classification") -> None:

@@ -11,7 +11,6 @@ are unpacked; a file placed there by hand is used instead of a download.
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import io as _io
 import json
@@ -29,7 +28,8 @@ import numpy as np
 from filelock import FileLock
 
 from .. import fetch, io
-from ..sources.base import SourceError
+from ..errors import FilterdbError, SourceError
+from ..registry import Registry
 from . import synthetic
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 RECORD_VERSION = 1
 
 
-class DatasetError(RuntimeError, ValueError):
+class DatasetError(FilterdbError, RuntimeError, ValueError):
     """A data set cannot be fetched or read; the message says what to do."""
 
 
@@ -268,7 +268,7 @@ def _torchvision(class_name: str):
     return build
 
 
-DATASETS: dict[str, DatasetSpec] = {
+DATASETS = Registry("zoo data set", {
     spec.name: spec
     for spec in [
         DatasetSpec("fashion-mnist", "fashion", 1, 28, 10, _fashion_mnist,
@@ -289,16 +289,12 @@ DATASETS: dict[str, DatasetSpec] = {
             for name, (cls, category, channels, size, classes) in TORCHVISION.items()
         ],
     ]
-}  # fmt: skip
+}, error=DatasetError)  # fmt: skip
 
 
 def get_spec(name: str) -> DatasetSpec:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), DATASETS, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise DatasetError(f"unknown zoo data set {name!r}; known: {', '.join(sorted(DATASETS))}.{hint}") from None
+    """The spec of data set ``name``; a DatasetError naming the known data sets and the closest."""
+    return DATASETS.lookup(name)
 
 
 def dataset_paths(name: str, cache_dir: str | os.PathLike) -> tuple[Path, Path]:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .. import io
+from ..errors import FilterdbError
 from . import architectures
 from .datasets import Dataset, DatasetError, get_spec
 
@@ -36,7 +37,7 @@ EVAL_IMAGES = 2000  # images per evaluation pass: bounds the cost of a curve poi
 SUBSET_SEED = 0  # the training subset does not depend on the model seed: replicates share data
 
 
-class TrainError(ValueError):
+class TrainError(FilterdbError, ValueError):
     """A zoo row cannot be trained as given; the message names the model and the column."""
 
 

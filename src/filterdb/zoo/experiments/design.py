@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ...errors import FilterdbError
 from ...sheet import read_tsv
 from .. import architectures
 from ..datasets import DATASETS
@@ -53,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
 KNOWN_KEYS = set(DEFAULTS) | set(EXPERIMENTS)
 
 
-class DesignError(ValueError):
+class DesignError(FilterdbError, ValueError):
     """The experiments config or a design table is malformed; the message names the key, file and line."""
 
 
