@@ -51,3 +51,10 @@ class AxisError(FilterdbError, ValueError):
 
 class UsageError(FilterdbError, ValueError):
     """The command line asks for something that cannot be done (an unknown flag value, ...)."""
+
+
+class ColumnError(FilterdbError, KeyError):
+    """A config key names a column that the model or layer table does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

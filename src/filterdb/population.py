@@ -28,6 +28,7 @@ import numpy as np
 from . import io
 from .basis import Projector, basis_from_json
 from .database import layers_with_models, read_models, unique_models
+from .errors import ConfigError
 from .metrics import CHUNK
 from .shift import FLOAT32_EPS, Binner, group_histograms, read_histograms, shift_matrix
 
@@ -70,7 +71,7 @@ class Population:
     def __init__(self, db: str | os.PathLike, pool: str = "trained", min_group_filters: int = 1000,
                  eps: float = FLOAT32_EPS):
         if pool not in ("trained", "all"):
-            raise ValueError(f"pool must be 'trained' or 'all', not {pool!r}")
+            raise ConfigError(f"config key basis.pool must be 'trained' or 'all', not {pool!r}")
         self.paths = database_paths(db)
         self.db = str(db)
         self.pool = pool

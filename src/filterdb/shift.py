@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from . import io
 from .basis import Projector
+from .errors import ColumnError, ConfigError, DataError
 from .metrics import CHUNK
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 1.19e-7
@@ -32,7 +33,7 @@ def range_edges(policy, low: np.ndarray | None, high: np.ndarray | None, bins: i
     """
     if isinstance(policy, str):
         if policy not in ("paper", "per-coefficient"):
-            raise ValueError(f"config key shift.range: {policy!r} is not paper, per-coefficient or [low, high] pair(s)")
+            raise ConfigError(f"config key shift.range: {policy!r} is not paper, per-coefficient or [low, high] pair(s)")
         low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
         if policy == "paper":
             low, high = np.full(9, low.min()), np.full(9, high.max())
@@ -41,7 +42,7 @@ def range_edges(policy, low: np.ndarray | None, high: np.ndarray | None, bins: i
     bad = np.flatnonzero(~(pairs[:, 0] < pairs[:, 1]))
     if bad.size:
         at = f"pair {bad[0]} " if len(pairs) > 1 else ""
-        raise ValueError(
+        raise ConfigError(
             f"config key shift.range: {at}[{pairs[bad[0], 0]:g}, {pairs[bad[0], 1]:g}] is not a range "
             "(low must be below high)"
         )
@@ -82,15 +83,15 @@ class Binner:
     def __init__(self, edges: np.ndarray):
         edges = np.asarray(edges, dtype=np.float64)
         if edges.ndim != 2 or edges.shape[0] != 9 or edges.shape[1] < 2:
-            raise ValueError(f"bin edges must have shape (9, bins + 1), got {edges.shape}")
+            raise DataError(f"bin edges must have shape (9, bins + 1), got {edges.shape}")
         self.bins = edges.shape[1] - 1
         self.low = edges[:, :1].copy()
         self.high = edges[:, -1:].copy()
         if not (self.high > self.low).all():
-            raise ValueError("bin edges: each coefficient's range must have high > low")
+            raise DataError("bin edges: each coefficient's range must have high > low")
         self.norm = self.bins / (self.high - self.low)
         if not np.isfinite(self.norm).all():
-            raise ValueError("bin edges: a coefficient's range is too narrow for its number of bins")
+            raise DataError("bin edges: a coefficient's range is too narrow for its number of bins")
         self.width = self.bins + 1  # slots per coefficient in the bincount: bins 0 … bins
         self.magic = MAGIC + (np.arange(9, dtype=np.float64) * self.width)[:, None]
 
@@ -256,7 +257,7 @@ def densities(
         raise io.DataError(f"a group's histogram is empty: it holds no filters{where}")
     widths = bin_widths(edges)
     if widths.shape != (counts.shape[-2],) or counts.shape[-1] != np.shape(edges)[-1] - 1:
-        raise ValueError(f"bin edges {np.shape(edges)} do not match histogram counts {counts.shape}")
+        raise DataError(f"bin edges {np.shape(edges)} do not match histogram counts {counts.shape}")
     density = counts / (totals * widths[:, None])
     density = np.where(density == 0, eps, density)
     return density / density.sum(axis=-1, keepdims=True)
@@ -336,7 +337,7 @@ def select_layers(layers: pd.DataFrame, where: dict | None) -> pd.DataFrame:
     selected = layers
     for key, value in (where or {}).items():
         if key not in layers.columns:
-            raise KeyError(
+            raise ColumnError(
                 f"shift axis filter column {key!r} is not a column of the model or layer table; "
                 f"known columns: {', '.join(sorted(map(str, layers.columns)))}"
             )
@@ -366,7 +367,7 @@ def group_histograms(
     """
     for name in [column] if isinstance(column, str) else list(column):
         if name not in layers.columns:
-            raise KeyError(
+            raise ColumnError(
                 f"shift axis column {name!r} is not a column of the model or layer table; "
                 f"known columns: {', '.join(sorted(map(str, layers.columns)))}"
             )

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..errors import ColumnError
 from .common import fmt_count, placeholder, plt, wrap
 from .degeneracy import draw_cutoffs
 from .style import OTHER, rank_groups
@@ -19,14 +20,14 @@ def select_groups(joined: pd.DataFrame, column: str, values: Sequence | None = N
     where: {column: value or [values]} restriction applied first.
     """
     if column not in joined.columns:
-        raise KeyError(
+        raise ColumnError(
             f"figures.group_comparison: column {column!r} is not a column of the model or layer table; "
             f"known columns: {', '.join(sorted(joined.columns))}"
         )
     selected = joined
     for key, value in (where or {}).items():
         if key not in joined.columns:
-            raise KeyError(f"figures.group_comparison: 'where' column {key!r} is not a column of the model or layer table")
+            raise ColumnError(f"figures.group_comparison: 'where' column {key!r} is not a column of the model or layer table")
         selected = selected[selected[key].isin(value if isinstance(value, list) else [value])]
     selected = selected.assign(_group=selected[column].astype(str))
     if values is not None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import seaborn as sns
 
+from ..errors import ColumnError, ConfigError
+
 # Okabe & Ito's eight colours (black left out: it is the colour of text and medians) and
 # five of Paul Tol's "muted" ones: told apart with the common colour-vision deficiencies.
 PALETTE = (
@@ -130,10 +132,10 @@ def rank_groups(table: pd.DataFrame, column: str, top_n: int = 8) -> Groups:
     across figures pass the whole database's table. Missing values are the group "NA".
     """
     if column not in table.columns:
-        raise KeyError(f"column {column!r} is not a column of the model or layer table; "
+        raise ColumnError(f"column {column!r} is not a column of the model or layer table; "
                        f"known columns: {', '.join(sorted(map(str, table.columns)))}")
     if not 1 <= top_n <= MAX_NAMED:
-        raise ValueError(f"config key figures.top_groups: {top_n} is outside 1…{MAX_NAMED}")
+        raise ConfigError(f"config key figures.top_groups: {top_n} is outside 1…{MAX_NAMED}")
     keys = table[column].astype(object).where(table[column].notna(), "NA").astype(str)
     sums = table.assign(_g=keys).groupby("_g", sort=True).agg(filters=("n_filters", "sum"),
                                                                models=("model", "nunique"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import datasets, synthetic
-from .design import SYNTHETIC_GENERATORS, SYNTHETIC_NAME, SYNTHETIC_TRAIN
+from .design import SYNTHETIC_GENERATORS, SYNTHETIC_NAME, SYNTHETIC_TRAIN, DesignError
 
 SYNTHETIC_TEST = 1000
 DATA_SEED = 0  # subsets, pools and generated images do not depend on the model seed: replicates share data
@@ -65,7 +65,7 @@ def label_pool(n_train: int, budget_max: int, where: str) -> np.ndarray:
     data set are drawn from the rest.
     """
     if budget_max > n_train:
-        raise ValueError(f"{where}: label budget {budget_max} exceeds the {n_train} training images")
+        raise DesignError(f"{where}: label budget {budget_max} exceeds the {n_train} training images")
     return np.random.default_rng(DATA_SEED).permutation(n_train)[n_train - budget_max :]
 
 
@@ -79,7 +79,7 @@ def source_subset(labels: np.ndarray, classes: int | None, data_size: int | None
     if data_size is None:
         return candidates
     if data_size > len(candidates):
-        raise ValueError(
+        raise DesignError(
             f"{where}: data_size {data_size} exceeds the {len(candidates)} images of "
             f"{'all' if classes is None else f'the first {classes}'} classes available for pre-training"
         )
