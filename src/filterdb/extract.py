@@ -112,7 +112,7 @@ def model_info(loaded: LoadedModel, facts: list[dict], excluded: list[dict]) -> 
 
 def write_filters(loaded: LoadedModel, path: str | os.PathLike, on_nonfinite: str = "error") -> dict[str, Any]:
     """Write the model's filters file; returns the model info stored in its metadata."""
-    from . import io  # here, not at import: pyarrow costs `filterdb inspect` more than its metrics
+    from . import store as io  # here, not at import: pyarrow costs `filterdb inspect` more than its metrics
 
     facts, kernels, excluded = plan_layers(loaded, on_nonfinite)
     info = model_info(loaded, facts, excluded)

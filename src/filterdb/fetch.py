@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
-from .io import sha256_of
+from .store import sha256_of
 from .sources.base import SourceError
 
 REGISTRIES = ("pypi", "npm")

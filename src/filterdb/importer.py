@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import io
+from . import store as io
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import sys
 import traceback
 from typing import Callable
 
-from .io import DataError, SchemaError, WriteError
+from .errors import DataError, SchemaError, WriteError
 from .sources.base import SourceError
 
 # sheet.SheetError is a ValueError (importing sheet here would cost every job pandas' import)

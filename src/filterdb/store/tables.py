@@ -1,27 +1,24 @@
-"""The Parquet data contract (schema version 1): one home for columns, metadata and I/O.
+"""Parquet tables of the data contract (schema version 1): metadata, options, the tables'
+schemas, and their reads and writes.
 
-Every table is written atomically (temporary file in the same folder, fsync, rename),
-so a killed job never leaves a file that a later step could read as complete, and
-deterministically (same table, same bytes).
+Every table is written atomically (``files.atomic_path``) and deterministically (same
+table, same bytes) by pyarrow, with the options below; every read checks the schema
+version and names the file and column that break the contract.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
+import base64
 import json
 import os
-import re
-import secrets
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _pages, _writer
+from ..errors import DataError, SchemaError
+from .files import atomic_path, json_default
 
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"filterdb.schema"
@@ -29,165 +26,40 @@ MODEL_KEY = b"filterdb.model"
 MODEL_INFO_KEY = b"filterdb.model_info"  # JSON: dump facts (precision, bn_folded, ...)
 LAYERS_KEY = b"filterdb.layers"  # JSON: per-layer facts of the dump, one dict per layer
 
-FILTER_SCHEMA = pa.schema(
-    [
-        pa.field("layer", pa.int32(), nullable=False),
-        pa.field("out_ch", pa.int32(), nullable=False),
-        pa.field("in_ch", pa.int32(), nullable=False),
-        pa.field("kernel", pa.list_(pa.float32(), 9), nullable=False),
-    ]
-)
+ROW_GROUP_SIZE = 1 << 20  # rows per row group: a filters file's ~40 MB, bounded memory on read
 
-ROW_GROUP_SIZE = 1 << 20  # filters per row group: ~40 MB, bounded memory on read
+# -- the tables' schemas -------------------------------------------------------------
 
+MODEL_COLUMNS = [
+    "model", "source", "reference", "architecture", "family", "task", "visual_category",
+    "training_dataset", "pretrained", "trained", "precision", "stored_precision", "bn_folded", "n_convs",
+    "n_layers", "n_filters", "n_excluded_layers", "depth_source", "filters_sha256", "duplicate_of",
+]  # fmt: skip
+"""The first columns of ``results/db/models.parquet``, in order; sheet columns follow, sorted."""
 
-class SchemaError(ValueError):
-    """A Parquet file does not follow the data contract; the message names file and column."""
+LAYER_COLUMNS = [
+    "model", "layer", "name", "in_channels", "out_channels", "groups", "stride", "dilation",
+    "n_filters", "conv_depth", "conv_depth_norm", "depth_decile", "depth_source",
+    "sparsity", "variance_entropy", "randomness_threshold", "entropy_ratio", "clean_entropy",
+    "n_clean", "orthogonality", "l1_mean", "l2_mean", "abs_max",
+    "flag_sparse", "flag_collapsed", "flag_random_like",
+]  # fmt: skip
+"""The columns of ``results/layers/{model}.parquet`` (and ``results/db/layers.parquet``)."""
 
+LAYER_DTYPES = {
+    "model": "string", "layer": "int32", "name": "string", "in_channels": "int32",
+    "out_channels": "int32", "groups": "int32", "stride": "int32", "dilation": "int32",
+    "n_filters": "int64", "conv_depth": "int32", "conv_depth_norm": "float64",
+    "depth_decile": "int32", "depth_source": "string", "n_clean": "int64",
+    "flag_sparse": "bool", "flag_collapsed": "bool", "flag_random_like": "bool",
+}  # fmt: skip
+"""pandas dtypes of the layer columns that are not float64."""
 
-class DataError(ValueError):
-    """The data in a file cannot be analysed (NaN filters, empty histograms, ...)."""
-
-
-def _temporary_beside(path: Path, suffix: str) -> Path:
-    """Create ``.{name}.{8 hex}{suffix}`` beside ``path``, with the umask's permissions."""
-    for _ in range(100):
-        tmp = path.parent.absolute() / f".{path.name}.{secrets.token_hex(4)}{suffix}"
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        return tmp
-    raise FileExistsError(f"{path}: no free temporary name beside it")
-
-
-def _remove_dead_temporaries(path: Path, suffix: str) -> None:
-    """Delete temporaries of ``path`` left by a writer that was killed (SIGKILL, power loss).
-
-    One job writes a given output at a time, so any such file is dead; the exact name
-    pattern keeps other outputs' temporaries (even ``{name}.x.parquet``'s) out of it.
-    """
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}{re.escape(suffix)}")
-    for stale in path.parent.glob(f".{path.name[:1]}*"):
-        if pattern.fullmatch(stale.name):
-            stale.unlink(missing_ok=True)
+_ARROW_OF = {"string": pa.large_string(), "int32": pa.int32(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_()}
+LAYER_SCHEMA = pa.schema([pa.field(c, _ARROW_OF[LAYER_DTYPES.get(c, "float64")]) for c in LAYER_COLUMNS])
 
 
-class WriteError(OSError):
-    """An output could not be written (full disk, file too large, read-only folder); names the file."""
-
-    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28] " prefix
-        return str(self.strerror)
-
-
-# errors of the file system, not of the data: the message must name the file written
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
-_WRITE_HINTS = {
-    errno.ENOSPC: "free space on its file system and run again",
-    errno.EDQUOT: "free space within your quota and run again",
-    errno.EFBIG: "the file system limits the size of one file; write results/ to another file system",
-    errno.EACCES: "the folder is not writable: check its permissions",
-    errno.EPERM: "the folder is not writable: check its permissions",
-    errno.EROFS: "the file system is read-only: write results/ to another one",
-}
-
-
-def write_error(path: Path, exc: OSError) -> OSError:
-    """``exc`` as a WriteError naming ``path`` when the file system refused a write, else ``exc``.
-
-    pyarrow raises OSError without an errno; its message carries the C library's text.
-    """
-    code = exc.errno if exc.errno in _WRITE_ERRNOS else next(
-        (e for e in _WRITE_ERRNOS if os.strerror(e) in str(exc)), None
-    )
-    if code is None:
-        return exc
-    return WriteError(code, f"cannot write {path}: {os.strerror(code)}; {_WRITE_HINTS[code]}")
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
-
-    A write the file system refuses (full disk, file too large, read-only folder) is a
-    WriteError naming ``path``; no temporary file is left.
-    """
-    path = Path(path)
-    suffix = suffix or ".tmp"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_dead_temporaries(path, suffix)
-        tmp_path = _temporary_beside(path, suffix)
-    except OSError as exc:
-        raise write_error(path, exc) from None
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp_path, path)
-    except OSError as exc:
-        error = write_error(path, exc)
-        if error is exc:
-            raise
-        raise error from None
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-class FiltersDigest:
-    """sha256 of a model's filters: each layer's filter count, then its float32 kernels.
-
-    Bit-identical models (same layers, same weights) have the same digest, whatever
-    their ids or sources; fed layer by layer, or chunk by chunk within a layer
-    (``add``), it gives the same value.
-    """
-
-    def __init__(self):
-        self._hash = hashlib.sha256()
-
-    def start_layer(self, n_filters: int) -> None:
-        self._hash.update(int(n_filters).to_bytes(8, "little"))
-
-    def add(self, kernels: np.ndarray) -> None:
-        self._hash.update(np.ascontiguousarray(kernels, dtype=np.float32).reshape(-1, 9).data)
-
-    def layers(self, kernels: Iterable[np.ndarray]) -> "FiltersDigest":
-        for block in kernels:
-            self.start_layer(len(block))
-            self.add(block)
-        return self
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
+# -- metadata ------------------------------------------------------------------------
 
 
 def file_metadata(model: str | None = None, **json_values: Any) -> dict[bytes, bytes]:
@@ -196,10 +68,29 @@ def file_metadata(model: str | None = None, **json_values: Any) -> dict[bytes, b
     if model is not None:
         meta[MODEL_KEY] = model.encode()
     for key, value in json_values.items():
-        meta[f"filterdb.{key}".encode()] = json.dumps(
-            value, sort_keys=True, default=_json_default
-        ).encode()
+        meta[f"filterdb.{key}".encode()] = json.dumps(value, sort_keys=True, default=json_default).encode()
     return meta
+
+
+def json_meta(meta: Mapping[bytes, bytes], key: bytes, default: Any = None) -> Any:
+    raw = meta.get(key)
+    return default if raw is None else json.loads(raw)
+
+
+def check_version(path: str | os.PathLike, schema: pa.Schema) -> dict[bytes, bytes]:
+    meta = schema.metadata or {}
+    version = meta.get(SCHEMA_KEY)
+    if version is None:
+        raise SchemaError(f"{path}: not a filterdb file (no 'filterdb.schema' metadata)")
+    if version.decode() != SCHEMA_VERSION:
+        raise SchemaError(
+            f"{path}: schema version {version.decode()!r}, this filterdb reads version "
+            f"{SCHEMA_VERSION!r}; rebuild the file with this version"
+        )
+    return meta
+
+
+# -- writing -------------------------------------------------------------------------
 
 
 def compression_for(schema: pa.Schema) -> str | dict[str, str]:
@@ -216,25 +107,27 @@ def compression_for(schema: pa.Schema) -> str | dict[str, str]:
     return codecs
 
 
-def _writer_options(schema: pa.Schema) -> dict[str, Any]:
-    """Parquet writer options shared by ``write_table`` and ``write_stream`` (same bytes)."""
+def writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """Parquet writer options shared by ``write_table`` and ``write_stream`` (same bytes).
+
+    Data pages v1 with PLAIN values and no dictionary: the layout the page reader
+    (``_pages``) reads; min/max statistics of ``layer`` let readers prune row groups.
+    """
     return dict(
         compression=compression_for(schema),
         use_dictionary=False,
         write_statistics=["layer"] if "layer" in schema.names else True,
+        data_page_version="1.0",
         write_page_checksum=True,  # bit rot is an error on read, not different weights
     )
 
 
 def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[bytes, bytes]) -> None:
-    """Write ``table`` atomically and deterministically with filterdb metadata."""
+    """Write ``table`` atomically and deterministically with filterdb metadata, in row
+    groups of ROW_GROUP_SIZE rows."""
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     with atomic_path(path, suffix=".parquet") as tmp:
-        if _writer.supports(table):
-            # a filters table: our own writer, the layout and options below at ~1/3 of the CPU
-            _writer.write(table, tmp, ROW_GROUP_SIZE, compression_for(table.schema))
-        else:
-            pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, **_writer_options(table.schema))
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, **writer_options(table.schema))
 
 
 def write_stream(
@@ -251,29 +144,25 @@ def write_stream(
     rows, so the file has the same row groups (and bytes) as ``write_table`` would give.
     ``final_metadata``: called once the stream is consumed, its entries replace those
     of ``metadata`` in the footer (facts known only at the end, e.g. a digest of the rows).
-    Returns the number of rows written.
+    A null in a filters table's kernels is a DataError naming the file (it would be read
+    as NaN and fail every analysis). Returns the number of rows written.
     """
     schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
-    fast = _writer.supports_schema(schema)  # a filters file: our writer, as in write_table
-    if final_metadata is not None and not fast:
-        raise ValueError("write_stream: final_metadata is supported for filters files only")
+    bare = schema.remove_metadata()
+    filters = "kernel" in schema.names
     rows = 0
     with atomic_path(path, suffix=".parquet") as tmp:
-        with open(tmp, "wb") if fast else pq.ParquetWriter(tmp, schema, **_writer_options(schema)) as handle:
-            writer = _writer.Writer(handle, schema, compression_for(schema)) if fast else None
+        with pq.ParquetWriter(tmp, schema, **writer_options(schema)) as writer:
 
             def write_row_group(table: pa.Table) -> None:
-                if writer is None:
-                    handle.write_table(table, row_group_size=ROW_GROUP_SIZE)
-                elif _writer.supports(table):
-                    writer.write_row_group(table)
-                else:  # a null: it would be read as NaN, and fail every analysis
+                if filters and has_nulls(table):
                     raise DataError(f"{path}: the filters to write have null values")
+                writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
 
             pending: list[pa.Table] = []
             pending_rows = 0
             for table in tables:
-                pending.append(table.cast(schema.remove_metadata()) if not table.schema.equals(schema, check_metadata=False) else table)
+                pending.append(table if table.schema.equals(bare, check_metadata=False) else table.cast(bare))
                 pending_rows += table.num_rows
                 while pending_rows >= ROW_GROUP_SIZE:
                     whole = pa.concat_tables(pending)
@@ -281,14 +170,24 @@ def write_stream(
                     rest = whole.slice(ROW_GROUP_SIZE)
                     pending, pending_rows = [rest], rest.num_rows
                     rows += ROW_GROUP_SIZE
-            if pending_rows:
-                write_row_group(pa.concat_tables(pending).combine_chunks())
+            if pending_rows or not rows:  # no rows: one empty row group, as write_table gives
+                write_row_group(pa.concat_tables(pending).combine_chunks() if pending else bare.empty_table())
                 rows += pending_rows
-            if writer is not None:
-                late = dict(final_metadata()) if final_metadata is not None else {}
-                writer.schema = writer.schema.with_metadata({**writer.schema.metadata, **late})
-                writer.close()
+            if final_metadata is not None:
+                late = dict(final_metadata())
+                # Arrow readers take the schema's metadata from ARROW:schema (pyarrow's own
+                # serialisation of the schema, written when the file was opened): replace it too
+                final = schema.with_metadata({**schema.metadata, **late})
+                writer.add_key_value_metadata({**late, b"ARROW:schema": base64.b64encode(final.serialize().to_pybytes())})
     return rows
+
+
+def has_nulls(table: pa.Table) -> bool:
+    """Whether a filters table holds a null: in a column, or among the kernels' values
+    (anywhere in a chunk's values, even outside a slice of it)."""
+    return any(column.null_count for column in table.columns) or any(
+        chunk.values.null_count for chunk in table.column("kernel").chunks
+    )
 
 
 _NUMPY_OF = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float32(): np.float32, pa.float64(): np.float64}
@@ -327,256 +226,29 @@ def arrow_column(values: Sequence, arrow_type: pa.DataType) -> pa.Array:
     return numpy_array(np.asarray(values, dtype=dtype), dtype, arrow_type)
 
 
-def filters_table(
-    layer: np.ndarray, out_ch: np.ndarray, in_ch: np.ndarray, kernels: np.ndarray | Sequence[np.ndarray]
-) -> pa.Table:
-    """The filters table from column arrays; kernels has shape (n, 9), or is a list of such
-    arrays (e.g. one per layer), kept as chunks of the kernel column rather than copied
-    into one array: the written file is byte for byte the same."""
-    if isinstance(kernels, np.ndarray):
-        kernels = [kernels]
-    chunks = [
-        pa.FixedSizeListArray.from_arrays(
-            numpy_array(np.ascontiguousarray(k, dtype=np.float32).reshape(-1), np.float32, pa.float32()), 9
-        )
-        for k in (kernels or [np.zeros((0, 9), np.float32)])
-    ]
-    return pa.table(
-        [
-            numpy_array(layer, np.int32, pa.int32()),
-            numpy_array(out_ch, np.int32, pa.int32()),
-            numpy_array(in_ch, np.int32, pa.int32()),
-            pa.chunked_array(chunks, FILTER_SCHEMA.field("kernel").type),
-        ],
-        schema=FILTER_SCHEMA,
-    )
+def primitive_values(array: pa.Array, dtype: type) -> np.ndarray:
+    """The values of a primitive array without nulls, read from its data buffer.
 
-
-def check_version(path: str | os.PathLike, schema: pa.Schema) -> dict[bytes, bytes]:
-    meta = schema.metadata or {}
-    version = meta.get(SCHEMA_KEY)
-    if version is None:
-        raise SchemaError(f"{path}: not a filterdb file (no 'filterdb.schema' metadata)")
-    if version.decode() != SCHEMA_VERSION:
-        raise SchemaError(
-            f"{path}: schema version {version.decode()!r}, this filterdb reads version "
-            f"{SCHEMA_VERSION!r}; rebuild the file with this version"
-        )
-    return meta
-
-
-def _same_type(found: pa.DataType, expected: pa.DataType) -> bool:
-    """Type equality that ignores the nullability (and name) of a fixed-size list's item."""
-    if pa.types.is_fixed_size_list(found) and pa.types.is_fixed_size_list(expected):
-        return found.list_size == expected.list_size and found.value_type.equals(expected.value_type)
-    return found.equals(expected)
-
-
-def open_filters(path: str | os.PathLike) -> pq.ParquetFile:
-    """Open a filters file and check its schema; errors name the file and the column."""
-    try:
-        handle = pq.ParquetFile(path, page_checksum_verification=True)
-    except Exception as exc:
-        raise SchemaError(
-            f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc}); "
-            "delete it and rebuild the model"
-        ) from exc
-    schema = handle.schema_arrow
-    check_version(path, schema)
-    for field in FILTER_SCHEMA:
-        if field.name not in schema.names:
-            raise SchemaError(f"{path}: column {field.name!r} is missing")
-        if not _same_type(schema.field(field.name).type, field.type):
-            raise SchemaError(
-                f"{path}: column {field.name!r} has type {schema.field(field.name).type}, "
-                f"expected {field.type}"
-            )
-    return handle
-
-
-def json_meta(meta: Mapping[bytes, bytes], key: bytes, default: Any = None) -> Any:
-    raw = meta.get(key)
-    return default if raw is None else json.loads(raw)
-
-
-def filters_metadata(path: str | os.PathLike) -> tuple[dict, list[dict]]:
-    """(model_info, layers) stored in a filters file's metadata by the dump step.
-
-    The layer facts are checked against each other and the file's row count (see
-    ``check_layer_facts``): a file whose metadata was altered is a SchemaError naming it.
+    (``ChunkedArray.to_numpy`` and ``flatten`` would import pandas and pyarrow.compute:
+    ~0.2 s CPU in a fresh process, the cost of writing a million filters.)
     """
-    handle = open_filters(path)
-    meta = handle.schema_arrow.metadata
-    try:
-        info, facts = json_meta(meta, MODEL_INFO_KEY, {}), json_meta(meta, LAYERS_KEY, [])
-    except ValueError as exc:
-        raise SchemaError(
-            f"{path}: its layer metadata is not valid JSON ({exc}); delete the file and rebuild the model"
-        ) from None
-    check_layer_facts(path, info, facts, handle.metadata.num_rows)
-    return info, facts
+    if len(array) == 0:  # (its data buffer may be absent)
+        return np.empty(0, dtype)
+    itemsize = np.dtype(dtype).itemsize
+    return np.frombuffer(array.buffers()[1], dtype, count=len(array), offset=itemsize * array.offset)
 
 
-_FACT_KEYS = ("layer", "name", "in_channels", "out_channels", "groups", "n_filters")
-
-
-def check_layer_facts(path, info: Mapping, facts: Sequence[Mapping], num_rows: int) -> None:
-    """Raise SchemaError, naming the file and layer, where the layer facts contradict
-    themselves: layer indices 0…n−1, unique names, n_filters = out × in / groups with
-    groups dividing both channel counts, and the filters adding up to the file's rows."""
-    problem = None
-    if not isinstance(info, Mapping) or not isinstance(facts, list):
-        problem = "the model info or the layer list has the wrong shape"
-    names: dict[str, int] = {}
-    for position, fact in enumerate(facts if problem is None else []):
-        missing = [k for k in _FACT_KEYS if not isinstance(fact, Mapping) or k not in fact]
-        if missing:
-            problem = f"layer {position} has no {', '.join(missing)}"
-            break
-        label = f"layer {position} ({fact['name']!r})"
-        numbers = [fact[k] for k in ("layer", "in_channels", "out_channels", "groups", "n_filters")]
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in numbers):
-            problem = f"{label} has a non-integer count"
-        elif fact["layer"] != position:
-            problem = f"{label} says it is layer {fact['layer']}"
-        elif fact["name"] in names:
-            problem = f"layers {names[fact['name']]} and {position} have the same name {fact['name']!r}"
-        elif fact["groups"] < 1 or fact["in_channels"] % fact["groups"] or fact["out_channels"] % fact["groups"]:
-            problem = (
-                f"{label}: groups={fact['groups']} does not divide in_channels={fact['in_channels']} "
-                f"and out_channels={fact['out_channels']}"
-            )
-        elif fact["n_filters"] != fact["out_channels"] * (fact["in_channels"] // fact["groups"]):
-            problem = (
-                f"{label}: n_filters={fact['n_filters']}, but out_channels × in_channels / groups = "
-                f"{fact['out_channels']} × {fact['in_channels']} / {fact['groups']}"
-            )
-        if problem:
-            break
-        names[fact["name"]] = position
-    if problem is None:
-        total = sum(f["n_filters"] for f in facts)
-        if total != num_rows:
-            problem = f"its layers hold {total} filters in all, but the file has {num_rows} rows"
-        elif "n_filters" in info and info["n_filters"] != total:
-            problem = f"the model info says {info['n_filters']} filters, its layers {total}"
-    if problem:
-        raise SchemaError(
-            f"{path}: inconsistent layer metadata: {problem}; delete the file and rebuild the model"
-        )
-
-
-def iter_layer_kernels(
-    path: str | os.PathLike,
-    columns: tuple[str, ...] = (),
-    *,
-    check_finite: bool = True,
-    use_threads: bool = False,
-    fast: bool = True,
-    transient: bool = False,
-) -> Iterator[tuple[int, np.ndarray, dict]]:
-    """Stream a filters file layer by layer: (layer, kernels (n, 9) float32, extra columns).
-
-    Rows are stored sorted by layer, so one layer is contiguous; memory is bounded by
-    the largest layer plus one row group. Raises DataError naming the file and layer
-    for non-finite weights (``check_finite=False`` leaves that check to the caller, who
-    can do it for free on sums it computes anyway) and for rows not grouped by layer.
-    The file is read one row group at a time; ``fast`` reads the kernel values straight
-    from the data pages (``_pages``) where the file allows it, else through pyarrow.
-    One job is one core in the workflow, so pyarrow's threads are off by default.
-
-    ``transient``: every row group is read into the same buffer, so a yielded layer is
-    valid only until the next one is requested (a pass that reduces each layer as it
-    comes). A fresh 36 MB buffer per row group costs ~5 ns per filter in page faults.
-    """
-    handle = open_filters(path)
-    for column in columns:
-        if column not in handle.schema_arrow.names:
-            raise SchemaError(f"{path}: column {column!r} is missing")
-    leaf = next(i for i in range(len(handle.schema)) if handle.schema.column(i).path.split(".")[0] == "kernel")
-    with _pages.KernelPages(path) as pages:
-        yield from _layers_of_row_groups(
-            handle, path, pages if fast else None, leaf, columns, check_finite, use_threads, transient
-        )
-
-
-def _layers_of_row_groups(handle, path, pages, leaf, columns, check_finite, use_threads, transient):
-    pending_layer: int | None = None
-    pending: list[tuple[np.ndarray, dict]] = []
-    done: set[int] = set()
-
-    def flush():
-        kernels = np.concatenate([k for k, _ in pending]) if len(pending) > 1 else pending[0][0]
-        extra = {c: np.concatenate([e[c] for _, e in pending]) for c in columns}
-        if check_finite:
-            check_finite_kernels(kernels, path, pending_layer)
-        done.add(pending_layer)
-        return pending_layer, kernels, extra
-
-    buffer = None
-    for group in range(handle.num_row_groups):
-        try:
-            small = handle.read_row_group(group, columns=["layer", *columns], use_threads=use_threads)
-        except (OSError, pa.ArrowException) as exc:  # a page of the layer column whose CRC does not match
-            raise DataError(
-                f"{path}: row group {group} is damaged ({exc}); delete the file and rebuild the model"
-            ) from None
-        if small.num_rows == 0:
-            continue
-        if transient:
-            if buffer is None or buffer.size < 9 * small.num_rows:
-                buffer = np.empty(9 * small.num_rows, np.float32)
-            # a layer that goes on into this row group keeps a copy of its earlier rows
-            pending = [(np.array(k), e) for k, e in pending]
-        values = pages.values(handle, group, leaf, buffer) if pages is not None else None
-        if values is None:  # the general reader; a null weight becomes NaN (and fails the check)
-            try:
-                column = handle.read_row_group(group, columns=["kernel"], use_threads=use_threads).column(0)
-            except OSError as exc:  # a page whose CRC does not match
-                raise DataError(
-                    f"{path}: row group {group} is damaged ({exc}); delete the file and rebuild the model"
-                ) from exc
-            values = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        kernels = values.reshape(-1, 9)
-        layers = _column_numpy(small.column(0))
-        extra = {c: _column_numpy(small.column(1 + i)) for i, c in enumerate(columns)}
-        cuts = np.flatnonzero(layers[1:] != layers[:-1]) + 1
-        starts = np.concatenate([[0], cuts])
-        ends = np.concatenate([cuts, [len(layers)]])
-        for start, end in zip(starts, ends):
-            layer = int(layers[start])
-            if pending_layer is not None and layer != pending_layer:
-                yield flush()
-                pending = []
-            if layer in done:
-                raise DataError(
-                    f"{path}: the rows of layer {layer} are not contiguous (the file is not "
-                    "sorted by layer); rewrite it with the dump or importer"
-                )
-            pending_layer = layer
-            pending.append((kernels[start:end], {c: v[start:end] for c, v in extra.items()}))
-    if pending:
-        yield flush()
-
-
-def _column_numpy(column: pa.ChunkedArray) -> np.ndarray:
+def column_numpy(column: pa.ChunkedArray) -> np.ndarray:
     """A numeric column as numpy, straight from its buffer where it has no nulls: Arrow's
     ``to_numpy`` imports pandas on its first call (~0.3 s, in every per-model job)."""
     array = column.combine_chunks()
     dtype = _NUMPY_OF.get(array.type)
     if dtype is None or array.null_count:
         return array.to_numpy(zero_copy_only=False)
-    return _writer.primitive_values(array, dtype)
+    return primitive_values(array, dtype)
 
 
-def check_finite_kernels(kernels: np.ndarray, path, layer) -> None:
-    """Raise DataError naming file and layer when any weight is NaN or Inf."""
-    if not np.isfinite(kernels).all():
-        bad = int((~np.isfinite(kernels)).any(axis=1).sum())
-        raise DataError(
-            f"{path}: layer {layer} has {bad} filters with NaN or Inf weights; "
-            "exclude the layer at dump time (extract.on_nonfinite: exclude) or fix the source"
-        )
+# -- reading -------------------------------------------------------------------------
 
 
 def read_schema(path: str | os.PathLike) -> pa.Schema:
@@ -600,3 +272,45 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.
         return pq.read_table(path, columns=columns, page_checksum_verification=True)
     except OSError as exc:
         raise DataError(f"{path}: damaged ({exc}); delete the file and rebuild it") from exc
+
+
+def model_id_of(path: str | os.PathLike, default: str | None = None) -> str:
+    """The model id in a per-model file's metadata (filters, layers, histograms, figure data).
+
+    ``default``: the id of a file without one; without a default that is a SchemaError.
+    """
+    model = read_schema(path).metadata.get(MODEL_KEY)
+    if model is not None:
+        return model.decode()
+    if default is None:
+        raise SchemaError(f"{path}: no model id in its metadata ('filterdb.model'); rebuild the file")
+    return default
+
+
+# -- the database's model and layer tables ----------------------------------------------
+
+
+def write_frame(frame, path: str | os.PathLike, model: str | None = None) -> None:
+    """A pandas table (the model or layer table) as a filterdb Parquet file."""
+    write_table(pa.Table.from_pandas(frame, preserve_index=False), path, file_metadata(model))
+
+
+def read_frame(path: str | os.PathLike, columns: list[str] | None = None):
+    """A filterdb table (models, layers) as a pandas DataFrame."""
+    return read_table(path, columns).to_pandas()
+
+
+def read_models(path: str | os.PathLike):
+    """``results/db/models.parquet`` as a DataFrame."""
+    return read_frame(path)
+
+
+def read_layers(path: str | os.PathLike):
+    """``results/db/layers.parquet`` (or one model's layer table) as a DataFrame."""
+    return read_frame(path)
+
+
+def concat_layer_tables(paths: Iterable[str | os.PathLike]) -> pa.Table:
+    """Per-model layer tables as one table (small: one row per layer), without their metadata."""
+    tables = [read_table(p).replace_schema_metadata(None) for p in paths]
+    return pa.concat_tables(tables, promote_options="default")

@@ -28,7 +28,8 @@ from typing import Callable
 import numpy as np
 from filelock import FileLock
 
-from .. import fetch, io
+from .. import fetch
+from .. import store as io
 from ..sources.base import SourceError
 from . import synthetic
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .. import io
+from .. import store as io
 from . import architectures
 from .datasets import Dataset, DatasetError, get_spec
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ... import io
+from ... import store as io
 from .. import architectures
 from ..train import checkpoint_path, deterministic
 from . import data as exp_data
