@@ -270,7 +270,8 @@ def read_shift(path: str | os.PathLike):
 
 
 def read_shift_groups(path: str | os.PathLike):
-    """The group sizes written beside a shift matrix (group names as text)."""
+    """The group sizes written beside a shift matrix (group names as text: the group of
+    missing values, "NA", stays "NA")."""
     import pandas as pd  # here, not at import: per-model jobs never need it
 
-    return pd.read_csv(path, sep="\t", dtype={"group": str})
+    return pd.read_csv(path, sep="\t", dtype={"group": str}, keep_default_na=False)
