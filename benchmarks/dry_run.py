@@ -47,9 +47,8 @@ def prepare(work: Path, tree: Path, models: int, frozen: bool = False) -> None:
     if frozen:
         import numpy as np
 
-        from filterdb.basis import basis_file
-        from filterdb.io import write_json_atomic
         from filterdb.shift import range_edges
+        from filterdb.store import basis_file, write_json_atomic
 
         identity = {"mean": np.zeros(9), "components": np.eye(9), "explained_variance": np.ones(9),
                     "explained_variance_ratio": np.full(9, 1 / 9), "n_filters": 0, "models": []}  # fmt: skip

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/engine.py --filters 1e7 [--jobs 2] [--workdir DIR] [--keep]
 
 Writes a database in the project's layout (``filters/{model}.parquet``, one file per
-model, written by ``filterdb.synthetic.write_model`` exactly as the dump writes them;
+model, written by ``tests/synthetic_db.write_model`` exactly as the dump writes them;
 models shaped like ResNet-18/34 and VGG-16, four groups of models drawn from different
 filter distributions), then times every stage of the workflow as the workflow runs it:
 per-model stages in ``--jobs`` worker processes at a time (as ``snakemake --cores 2``
@@ -80,23 +80,26 @@ def cpu_seconds() -> float:
 
 def job(stage: str, root: Path, models: list[dict]) -> dict:
     """Run one stage over some models in this process; returns timings and peak memory."""
-    from filterdb import basis, io, shift, stats, synthetic
+    sys.path.insert(0, str(HERE.parent / "tests"))  # the synthetic database of the tests
+    import synthetic_db as synthetic
+
+    from filterdb import basis, shift, stats, store
 
     filters = root / "filters"
     started = time.perf_counter()
     cpu_started = cpu_seconds()
     n = 0
     if stage in ("range", "histograms", "onepass"):
-        b = basis.basis_from_json(json.loads((root / "basis.json").read_text()))
+        b = store.read_basis(root / "basis.json")
     if stage in ("histograms", "onepass"):
-        edges = np.asarray(json.loads((root / "edges.json").read_text())["edges"])
+        edges = store.read_bin_edges(root / "edges.json")
     for m in models:
         path = filters / f"{m['model']}.parquet"
         if stage == "write":
             info = synthetic.write_model(path, m["model"], KINDS[m["kind"]], seed=1, group=m["group"])
             n += info["n_filters"]
         elif stage == "read":
-            for _, kernels, _ in io.iter_layer_kernels(path, check_finite=False):
+            for _, kernels, _ in store.iter_layer_kernels(path, check_finite=False):
                 n += kernels.shape[0]
         elif stage == "stats":
             table = stats.write_layer_stats(
@@ -112,15 +115,15 @@ def job(stage: str, root: Path, models: list[dict]) -> dict:
             n += sum(table.column("n_filters").to_pylist())
         elif stage == "moments":
             total = basis.moments(path)
-            basis.save_moments(total, root / "moments_only" / f"{m['model']}.npz")
+            store.save_moments(total, root / "moments_only" / f"{m['model']}.npz")
             n += int(total["count"])
         elif stage == "range":
             low, high = basis.coefficient_range(path, b)
-            io.write_json_atomic(root / "range" / f"{m['model']}.json", {"low": low, "high": high})
-            n += io.filters_metadata(path)[0]["n_filters"]
+            store.write_range(root / "range" / f"{m['model']}.json", low, high)
+            n += store.filters_metadata(path)[0]["n_filters"]
         elif stage == "histograms":
-            table = shift.layer_histograms(path, b, edges)
-            io.write_table(table, root / "hist" / f"{m['model']}.parquet", io.file_metadata(m["model"]))
+            table = store.histograms_table(*shift.model_histograms(path, b, edges))
+            store.write_table(table, root / "hist" / f"{m['model']}.parquet", store.file_metadata(m["model"]))
             n += int(table.column("n_filters").to_numpy().sum())
         else:
             raise ValueError(stage)
@@ -178,30 +181,27 @@ def reduce_step(stage: str, root: Path, models: list[dict], n_filters: int) -> d
 def reduce(stage: str, root: Path, models: list[dict]) -> dict:
     import pandas as pd
 
-    from filterdb import basis, io, shift
+    from filterdb import basis, shift, store
 
     started = time.perf_counter()
     cpu_started = cpu_seconds()
     detail = None
     if stage == "basis":
-        b = basis.basis_from_moments(basis.load_moments(root / "moments" / f"{m['model']}.npz") for m in models)
-        io.write_json_atomic(root / "basis.json", basis.basis_to_json(b))
+        b = basis.basis_from_moments(store.load_moments(root / "moments" / f"{m['model']}.npz") for m in models)
+        store.write_basis(root / "basis.json", b)
         detail = {"evr": np.round(b["explained_variance_ratio"], 4).tolist()}
     elif stage == "edges":
-        low, high = np.full(9, np.inf), np.full(9, -np.inf)
-        for m in models:
-            part = json.loads((root / "range" / f"{m['model']}.json").read_text())
-            low, high = np.minimum(low, part["low"]), np.maximum(high, part["high"])
-        io.write_json_atomic(root / "edges.json", {"edges": shift.range_edges("paper", low, high, 70)})
+        ranges = [store.read_range(root / "range" / f"{m['model']}.json") for m in models]
+        store.write_bin_edges(root / "edges.json", shift.pooled_edges("paper", ranges, 70), "paper")
     elif stage == "shift":
-        evr = np.asarray(json.loads((root / "basis.json").read_text())["explained_variance_ratio"])
-        edges = np.asarray(json.loads((root / "edges.json").read_text())["edges"])
-        layers = pd.concat([io.read_table(root / "layers" / f"{m['model']}.parquet").to_pandas() for m in models])
+        evr = store.read_basis(root / "basis.json")["explained_variance_ratio"]
+        edges = store.read_bin_edges(root / "edges.json")
+        layers = pd.concat([store.read_layers(root / "layers" / f"{m['model']}.parquet") for m in models])
         info = pd.DataFrame(models).assign(
             task=lambda f: [TASKS[g] for g in f["group"]], visual_category=lambda f: [CATEGORIES[(g + 1) % 4] for g in f["group"]]
         )
         joined = layers.merge(info, on="model")
-        histograms = {m["model"]: shift.read_histograms(root / "hist" / f"{m['model']}.parquet") for m in models}
+        histograms = {m["model"]: store.read_histograms(root / "hist" / f"{m['model']}.parquet") for m in models}
         loaded = time.perf_counter() - started
         axes = {
             "task": ("task", None),

@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from filterdb import io, synthetic
+import synthetic_db as synthetic
+from filterdb import store
 from filterdb.axes import AxisError, axis_shift, check_where
 from filterdb.cli import main as cli_main
 from filterdb.database import model_row
@@ -355,9 +356,9 @@ def tamper(path: Path, edit) -> None:
     """Rewrite a filters file with its layer metadata changed by ``edit(facts)``."""
     table = pq.read_table(path)
     meta = dict(table.schema.metadata)
-    facts = json.loads(meta[io.LAYERS_KEY])
+    facts = json.loads(meta[store.LAYERS_KEY])
     edit(facts)
-    meta[io.LAYERS_KEY] = json.dumps(facts).encode()
+    meta[store.LAYERS_KEY] = json.dumps(facts).encode()
     pq.write_table(table.replace_schema_metadata(meta), path)
 
 
@@ -365,7 +366,7 @@ def tamper(path: Path, edit) -> None:
 def filters_file(tmp_path):
     path = tmp_path / "m.parquet"
     synthetic.write_model(path, "m", [(4, 3), (8, 4)])
-    io.filters_metadata(path)  # consistent as written
+    store.filters_metadata(path)  # consistent as written
     return path
 
 
@@ -382,24 +383,24 @@ def filters_file(tmp_path):
 )
 def test_altered_layer_metadata_is_an_error_naming_the_file(filters_file, edit, message):
     tamper(filters_file, edit)
-    with pytest.raises(io.SchemaError, match=rf"^{filters_file}: inconsistent layer metadata: {message}"):
-        io.filters_metadata(filters_file)
+    with pytest.raises(store.SchemaError, match=rf"^{filters_file}: inconsistent layer metadata: {message}"):
+        store.filters_metadata(filters_file)
 
 
 def test_layer_metadata_that_is_not_json_names_the_file(filters_file):
     table = pq.read_table(filters_file)
     meta = dict(table.schema.metadata)
-    meta[io.LAYERS_KEY] = meta[io.LAYERS_KEY].replace(b"[", b"{", 1)  # one character of the copy
+    meta[store.LAYERS_KEY] = meta[store.LAYERS_KEY].replace(b"[", b"{", 1)  # one character of the copy
     pq.write_table(table.replace_schema_metadata(meta), filters_file)
-    with pytest.raises(io.SchemaError, match=rf"^{filters_file}: its layer metadata is not valid JSON"):
-        io.filters_metadata(filters_file)
+    with pytest.raises(store.SchemaError, match=rf"^{filters_file}: its layer metadata is not valid JSON"):
+        store.filters_metadata(filters_file)
 
 
 def test_layer_statistics_refuse_an_inconsistent_file_and_write_nothing(filters_file, tmp_path):
     from filterdb.stats import write_layer_stats
 
     tamper(filters_file, lambda f: f[0].update(out_channels=2))
-    with pytest.raises(io.SchemaError, match=str(filters_file)):
+    with pytest.raises(store.SchemaError, match=str(filters_file)):
         write_layer_stats(filters_file, tmp_path / "layers.parquet", "m", moments_path=tmp_path / "m.npz")
     assert not (tmp_path / "layers.parquet").exists() and not (tmp_path / "m.npz").exists()
 
@@ -454,8 +455,8 @@ def test_flipped_byte_in_the_layer_column_names_the_file(tmp_path):
     start = chunk.data_page_offset + chunk.total_compressed_size - 8  # inside its page's data
     data[start] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(io.DataError, match=rf"^{path}: row group 0 is damaged .*; delete the file and rebuild the model"):
-        list(io.iter_layer_kernels(path))
+    with pytest.raises(store.DataError, match=rf"^{path}: row group 0 is damaged .*; delete the file and rebuild the model"):
+        list(store.iter_layer_kernels(path))
 
 
 @pytest.mark.parametrize(
@@ -469,8 +470,8 @@ def test_flipped_byte_in_the_layer_column_names_the_file(tmp_path):
 )
 def test_write_refused_by_the_file_system_names_the_file_and_leaves_nothing(tmp_path, code, text):
     target = tmp_path / "results" / "x.json"
-    with pytest.raises(io.WriteError) as caught:
-        with io.atomic_path(target) as tmp:
+    with pytest.raises(store.WriteError) as caught:
+        with store.atomic_path(target) as tmp:
             tmp.write_text("partial")
             raise OSError(code, os.strerror(code))  # as the file system would, mid-write
     assert str(caught.value).startswith(f"cannot write {target}: {text}; ")
@@ -479,8 +480,8 @@ def test_write_refused_by_the_file_system_names_the_file_and_leaves_nothing(tmp_
 
 def test_pyarrow_write_error_without_errno_names_the_file(tmp_path):
     target = tmp_path / "t.parquet"
-    with pytest.raises(io.WriteError, match=rf"^cannot write {target}: File too large"):
-        with io.atomic_path(target, suffix=".parquet"):
+    with pytest.raises(store.WriteError, match=rf"^cannot write {target}: File too large"):
+        with store.atomic_path(target, suffix=".parquet"):
             raise OSError("IOError: [Errno 27] File too large")  # what pyarrow raises
     assert os.listdir(tmp_path) == []
 
@@ -495,8 +496,8 @@ def test_read_only_results_folder_names_the_file(tmp_path, monkeypatch):
         return real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", refuse)
-    with pytest.raises(io.WriteError, match=rf"^cannot write {target}: Read-only file system"):
-        io.write_json_atomic(target, {"a": 1})
+    with pytest.raises(store.WriteError, match=rf"^cannot write {target}: Read-only file system"):
+        store.write_json_atomic(target, {"a": 1})
     assert not (tmp_path / "results").exists()
 
 
@@ -506,7 +507,7 @@ def test_a_step_that_cannot_write_logs_one_line_and_exits_1(tmp_path, capsys):
         log = [str(tmp_path / "dump.log")]
 
     def step():
-        raise io.WriteError(errno.ENOSPC, "cannot write results/filters/m.parquet: No space left on device; free space")
+        raise store.WriteError(errno.ENOSPC, "cannot write results/filters/m.parquet: No space left on device; free space")
 
     with pytest.raises(SystemExit) as exited:
         run_step(Job, step)
@@ -706,7 +707,7 @@ def test_every_deleted_file_of_a_model_is_rebuilt(all_outputs):
 def test_two_runs_that_retrain_give_the_same_record_and_model_table_bytes(tmp_path, monkeypatch):
     import pandas as pd
 
-    from filterdb.database import write_frame
+    from filterdb.store import write_frame
     from filterdb.sources import get_source
     from filterdb.zoo.datasets import load
     from filterdb.zoo.train import TrainConfig, train

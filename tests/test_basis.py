@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from filterdb import basis, io, synthetic
+import synthetic_db as synthetic
+from filterdb import basis, store
 
 MODELS = {
     "a": ([(16, 8), (32, 16)], 0),
@@ -28,7 +29,7 @@ def database(tmp_path_factory):
 
 
 def all_kernels(paths) -> np.ndarray:
-    return np.concatenate([k for p in paths.values() for _, k, _ in io.iter_layer_kernels(p)]).astype(np.float64)
+    return np.concatenate([k for p in paths.values() for _, k, _ in store.iter_layer_kernels(p)]).astype(np.float64)
 
 
 def in_memory_scaled(kernels: np.ndarray) -> np.ndarray:
@@ -79,14 +80,14 @@ def test_zero_filters_stay_zero_and_serialisation_round_trips(tmp_path, database
     scaled = basis.scale_filters(kernels)
     assert np.array_equal(scaled[0], np.zeros(9)) and np.abs(scaled[1]).max() == 1.0
     total = basis.moments(database["a"])
-    basis.save_moments(total, tmp_path / "m.npz")
-    loaded = basis.load_moments(tmp_path / "m.npz")
+    store.save_moments(total, tmp_path / "m.npz")
+    loaded = store.load_moments(tmp_path / "m.npz")
     assert all(np.array_equal(loaded[k], total[k]) for k in total)
     b = basis.basis_from_moments([total])
-    back = basis.basis_from_json(json.loads(json.dumps(basis.basis_to_json(b))))
+    back = store.basis_from_json(json.loads(json.dumps(store.basis_to_json(b))))
     assert np.array_equal(back["components"], b["components"]) and back["n_filters"] == b["n_filters"]
 
 
 def test_too_few_filters():
-    with pytest.raises(io.DataError, match="fewer than two filters"):
+    with pytest.raises(store.DataError, match="fewer than two filters"):
         basis.basis_from_moments([basis.add_moments(basis.empty_moments(), np.ones((1, 9)))])

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from filterdb import io
+from filterdb import store
 from filterdb.errors import SourceError
 from filterdb.extract import depth_ranks, write_filters
 from filterdb.model import ConvLayer, LoadedModel
@@ -36,7 +36,7 @@ def test_kernel_counts(tmp_path, name, layers, kernels):
     assert (info["n_layers"], info["n_filters"]) == (layers, kernels)
     table = pq.read_table(tmp_path / "f.parquet")
     assert table.num_rows == kernels
-    _, facts = io.filters_metadata(tmp_path / "f.parquet")
+    _, facts = store.filters_metadata(tmp_path / "f.parquet")
     assert len(facts) == layers
 
 
@@ -44,7 +44,7 @@ def test_kernels_equal_module_weights_bit_for_bit(tmp_path):
     module = create("m", "resnet18", pretrained=False, seed=3)
     loaded = _load_timm("resnet18", seed=3)
     write_filters(loaded, tmp_path / "f.parquet")
-    _, facts = io.filters_metadata(tmp_path / "f.parquet")
+    _, facts = store.filters_metadata(tmp_path / "f.parquet")
     table = pq.read_table(tmp_path / "f.parquet")
     layer = table.column("layer").to_numpy()
     out_ch = table.column("out_ch").to_numpy()
@@ -79,7 +79,7 @@ def test_depth_uses_convs_of_every_kernel_size(tmp_path):
         ConvLayer("c", rng.normal(size=(4, 4, 3, 3)).astype(np.float32), distance=4),
     ]
     write_filters(LoadedModel("toy", convs), tmp_path / "f.parquet")
-    _, facts = io.filters_metadata(tmp_path / "f.parquet")
+    _, facts = store.filters_metadata(tmp_path / "f.parquet")
     assert [(f["name"], f["conv_depth"], f["conv_depth_norm"]) for f in facts] == [("a", 1, 1 / 3), ("c", 3, 1.0)]
 
 

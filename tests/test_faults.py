@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from filterdb import io
+from filterdb import store
 from workflow_helpers import ROOT, SNAKEMAKE, copy_workflow
 
 pytestmark = pytest.mark.slow
@@ -181,9 +181,9 @@ def assert_outputs_valid(work: Path) -> None:
         return sorted(p for p in (work / "results" / folder).glob("*.parquet") if not p.name.startswith("."))
 
     for path in outputs("filters"):
-        sum(len(k) for _, k, _ in io.iter_layer_kernels(path))  # reads every page
+        sum(len(k) for _, k, _ in store.iter_layer_kernels(path))  # reads every page
     for path in outputs("layers"):
-        io.read_table(path)
+        store.read_table(path)
 
 
 @pytest.fixture(scope="session")
@@ -222,7 +222,7 @@ def test_sigkill_during_dump_rerun_finishes_without_rebuilding(built, tmp_path, 
             (work / path).unlink()
     before = snapshot(work)
     marker = tmp_path / "killed.json"
-    fault = {"target": "filterdb._writer:write", "path_arg": 1, "path_contains": "fault_b.parquet",
+    fault = {"target": "pyarrow.parquet:write_table", "path_arg": 1, "path_contains": "fault_b.parquet",
              "scope": scope, "marker": str(marker), "hook_dir": hook_dir}
     killed = smk(work, *TIMM_ROWS, fault=fault)
 
@@ -348,7 +348,7 @@ def test_damaged_filters_file_is_named_by_next_step_and_rebuilding_repairs_it(bu
 def test_outputs_get_the_permissions_the_umask_allows(tmp_path):
     old = os.umask(0o022)
     try:
-        io.write_json_atomic(tmp_path / "x.json", {"a": 1})
+        store.write_json_atomic(tmp_path / "x.json", {"a": 1})
     finally:
         os.umask(old)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644

@@ -11,7 +11,8 @@ import shutil
 import numpy as np
 import pytest
 
-from filterdb import basis, io, shift, stats, synthetic
+import synthetic_db as synthetic
+from filterdb import basis, shift, stats, store
 from workflow_helpers import copy_workflow, snakemake
 
 SHAPES = {"m1": [(16, 8), (32, 16)], "m2": [(32, 32)], "m3": [(16, 16), (8, 8)], "m4": [(24, 16)]}
@@ -53,7 +54,7 @@ def test_one_pass_gives_the_histograms_of_two(tmp_path):
     b = basis.basis_from_moments([basis.moments(path)])
     edges = shift.range_edges("paper", *basis.coefficient_range(path, b), 70)
     table, total, histograms = stats.scan(path, "m", binning=(b, edges))
-    alone, _ = stats.scan_table(path, "m")
+    alone, _ = synthetic.scan_table(path, "m")
     assert table.equals(alone)
     for got, expected in zip(histograms, shift.model_histograms(path, b, edges)):
         assert np.array_equal(got, expected)
@@ -65,17 +66,17 @@ def test_basis_file_round_trip_and_refuses_an_edited_file(tmp_path):
     b = basis.basis_from_moments([basis.moments(path)])
     b["models"] = ["m"]
     edges = shift.range_edges([-2.0, 2.0], None, None, 10)
-    record = basis.basis_file(b, edges, [-2.0, 2.0])
-    io.write_json_atomic(tmp_path / "basis_file.json", record)
-    back, back_edges, _ = basis.read_basis_file(tmp_path / "basis_file.json")
+    record = store.basis_file(b, edges, [-2.0, 2.0])
+    store.write_json_atomic(tmp_path / "basis_file.json", record)
+    back, back_edges, _ = store.read_basis_file(tmp_path / "basis_file.json")
     assert np.array_equal(back["components"], b["components"]) and np.array_equal(back_edges, edges)
     assert back["models"] == ["m"] and back["n_filters"] == 128
     record["mean"][0] += 1e-9
     (tmp_path / "edited.json").write_text(json.dumps(record))
-    with pytest.raises(io.DataError, match=r"basis.from: .*edited.json: its content does not match its sha256"):
-        basis.read_basis_file(tmp_path / "edited.json")
-    with pytest.raises(io.DataError, match=r"basis.from: .*nothere.json: no such file"):
-        basis.read_basis_file(tmp_path / "nothere.json")
+    with pytest.raises(store.DataError, match=r"basis.from: .*edited.json: its content does not match its sha256"):
+        store.read_basis_file(tmp_path / "edited.json")
+    with pytest.raises(store.DataError, match=r"basis.from: .*nothere.json: no such file"):
+        store.read_basis_file(tmp_path / "nothere.json")
 
 
 def planned_jobs(result) -> list[tuple[str, str]]:
@@ -111,7 +112,7 @@ def test_adding_a_model_with_a_frozen_basis_costs_that_model(tmp_path):
     snakemake(work, "--cores", "2", "--configfile", config)
     # histograms from the one pass equal those of the first build's separate pass
     for path in histograms:
-        a, b = shift.read_histograms(first / path), shift.read_histograms(work / path)
+        a, b = store.read_histograms(first / path), store.read_histograms(work / path)
         assert all(np.array_equal(x, y) for x, y in zip(a, b)), path
     # add one model: only its own jobs and the reduce steps are planned
     write_project(work, ["m1", "m2", "m3", "m4"])

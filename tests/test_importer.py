@@ -11,7 +11,8 @@ import pytest
 h5py = pytest.importorskip("h5py")
 pytest.importorskip("tables")
 
-from filterdb import io, stats  # noqa: E402
+import synthetic_db as synthetic  # noqa: E402
+from filterdb import store  # noqa: E402
 from filterdb.importer import HDF5LayoutError, import_hdf5  # noqa: E402
 
 # model_id: (model string, Name, Task, Visual Category, [(out, in), ...])
@@ -53,7 +54,7 @@ def write_release(path, exclusive=False, dtype=np.float32, shape9=False, version
 
 
 def read_kernels(path):
-    return np.concatenate([k for _, k, _ in io.iter_layer_kernels(path)])
+    return np.concatenate([k for _, k, _ in store.iter_layer_kernels(path)])
 
 
 @pytest.mark.parametrize("exclusive", [False, True])
@@ -79,14 +80,14 @@ def test_import_round_trip(tmp_path, exclusive):
         got = read_kernels(path)
         assert np.array_equal(got, filters[cursor : cursor + len(got)])
         cursor += len(got)
-        info, facts = io.filters_metadata(path)
+        info, facts = store.filters_metadata(path)
         assert info["source_detail"]["filter_ids"] == summary["filter_ids"]
         assert [f["n_filters"] for f in facts] == [
             (cout * cin if model_id != 9 else cout) for cout, cin in layers
         ]
-        frame = stats.layer_stats(path, model)  # the rest of the workflow reads it unchanged
+        frame = synthetic.layer_stats(path, model)  # the rest of the workflow reads it unchanged
         assert len(frame) == len(layers) and frame["orthogonality"].notna().all()
-    _, facts = io.filters_metadata(tmp_path / "out" / "filters" / "dw_net.parquet")
+    _, facts = store.filters_metadata(tmp_path / "out" / "filters" / "dw_net.parquet")
     assert facts[0]["groups"] == 5 and facts[0]["name"] == "/layer0/Conv"
 
 
@@ -97,7 +98,7 @@ def test_chunk_size_does_not_change_the_files(tmp_path):
     assert summary["source_dtype"] == "float64"
     for path in sorted((tmp_path / "a" / "filters").iterdir()):
         assert path.read_bytes() == (tmp_path / "b" / "filters" / path.name).read_bytes()
-    _, facts = io.filters_metadata(tmp_path / "a" / "filters" / "unet_cells_9.parquet")
+    _, facts = store.filters_metadata(tmp_path / "a" / "filters" / "unet_cells_9.parquet")
     assert facts[1]["name"] == "conv_depth_1"  # v0.1.0 has no layer_id
 
 
@@ -133,11 +134,11 @@ def test_nonfinite_filters(tmp_path):
     write_release(tmp_path / "n.h5")
     with h5py.File(tmp_path / "n.h5", "a") as handle:
         handle["filters"][13, 1, 1] = np.nan  # in model 3, layer 1 (rows 12..43)
-    with pytest.raises(io.DataError, match=r"model 'resnet_tiny_imagenet_11': layer '/layer1/Conv' has 1 filters with NaN.*--exclude-nonfinite"):
+    with pytest.raises(store.DataError, match=r"model 'resnet_tiny_imagenet_11': layer '/layer1/Conv' has 1 filters with NaN.*--exclude-nonfinite"):
         import_hdf5(tmp_path / "n.h5", tmp_path / "out", progress=False)
     assert list((tmp_path / "out").iterdir()) == []  # a failed import leaves nothing behind
     import_hdf5(tmp_path / "n.h5", tmp_path / "out", progress=False, on_nonfinite="exclude")
-    info, facts = io.filters_metadata(tmp_path / "out" / "filters" / "resnet_tiny_imagenet_11.parquet")
+    info, facts = store.filters_metadata(tmp_path / "out" / "filters" / "resnet_tiny_imagenet_11.parquet")
     assert [f["name"] for f in facts] == ["/layer0/Conv", "/layer2/Conv"] and [f["layer"] for f in facts] == [0, 1]
     assert info["excluded_layers"][0]["nonfinite_filters"] == 1
 
@@ -150,7 +151,7 @@ def test_a_failed_import_keeps_the_earlier_one_and_a_new_one_replaces_it(tmp_pat
     write_release(tmp_path / "bad.h5", seed=1)
     with h5py.File(tmp_path / "bad.h5", "a") as handle:
         handle["filters"][-1, 0, 0] = np.inf  # the last model fails, after the others were written
-    with pytest.raises(io.DataError, match="dw_net"):
+    with pytest.raises(store.DataError, match="dw_net"):
         import_hdf5(tmp_path / "bad.h5", tmp_path / "out", progress=False)
     assert {p.name: p.read_bytes() for p in (tmp_path / "out" / "filters").iterdir()} == before
     assert (tmp_path / "out" / "config" / "models.tsv").read_bytes() == sheet
@@ -184,9 +185,9 @@ def test_bit_identical_models_share_a_digest(tmp_path):
     with h5py.File(tmp_path / "d.h5", "a") as handle:
         handle.create_dataset("filters", data=np.concatenate([block, block, other]))
     import_hdf5(tmp_path / "d.h5", tmp_path / "out", progress=False, chunk_filters=5)
-    digests = {m: io.filters_metadata(tmp_path / "out" / "filters" / f"{m}.parquet")[0]["filters_sha256"] for m in ("alpha", "beta", "gamma")}
+    digests = {m: store.filters_metadata(tmp_path / "out" / "filters" / f"{m}.parquet")[0]["filters_sha256"] for m in ("alpha", "beta", "gamma")}
     assert digests["alpha"] == digests["beta"] != digests["gamma"]
-    assert digests["alpha"] == io.FiltersDigest().layers([block.reshape(-1, 9)]).hexdigest()
+    assert digests["alpha"] == store.FiltersDigest().layers([block.reshape(-1, 9)]).hexdigest()
     models = pd.Series(["gamma", "beta", "alpha"])
     marked = duplicate_of(models, models.map(digests), pd.Series([12, 12, 12]))
     assert marked.tolist() == [None, "alpha", None]
@@ -247,5 +248,5 @@ def test_layers_at_one_depth_without_layer_id_get_unique_names(tmp_path):
     with h5py.File(tmp_path / "b.h5", "a") as handle:
         handle.create_dataset("filters", data=np.random.default_rng(0).standard_normal((12, 3, 3)).astype(np.float32))
     import_hdf5(tmp_path / "b.h5", tmp_path / "out", progress=False)
-    _, facts = io.filters_metadata(tmp_path / "out" / "filters" / "branchy.parquet")
+    _, facts = store.filters_metadata(tmp_path / "out" / "filters" / "branchy.parquet")
     assert [f["name"] for f in facts] == ["conv_depth_0", "conv_depth_1_layer1", "conv_depth_1_layer2"]

@@ -15,7 +15,8 @@ import pytest
 import scipy.stats
 
 import filterdb
-from filterdb import basis, database, io, shift, stats, synthetic
+import synthetic_db as synthetic
+from filterdb import basis, shift, stats, store
 from filterdb.cli import main
 from filterdb.metrics import layer_metrics
 from filterdb.readers.safetensors_file import infer_groups, natural_key, read_safetensors
@@ -346,30 +347,30 @@ def built_db(tmp_path_factory):
         synthetic.write_model(results / "filters" / f"{model}.parquet", model, DB_SHAPES, seed=seed, group=group)
         stats.write_layer_stats(results / "filters" / f"{model}.parquet", results / "layers" / f"{model}.parquet",
                                 model, moments_path=results / "moments" / f"{model}.npz")  # fmt: skip
-    table = database.layer_table([str(results / "layers" / f"{m}.parquet") for m in DB_MODELS])
-    io.write_table(table, results / "db" / "layers.parquet", io.file_metadata())
+    table = store.concat_layer_tables([str(results / "layers" / f"{m}.parquet") for m in DB_MODELS])
+    store.write_table(table, results / "db" / "layers.parquet", store.file_metadata())
     models = pd.DataFrame({
         "model": list(DB_MODELS), "visual_category": [v[0] for v in DB_MODELS.values()],
         "trained": [v[2] for v in DB_MODELS.values()], "n_filters": [1920] * len(DB_MODELS),
         "duplicate_of": [None] * len(DB_MODELS),
     })  # fmt: skip
-    database.write_frame(models, results / "db" / "models.parquet")
+    store.write_frame(models, results / "db" / "models.parquet")
     pool = [m for m, v in DB_MODELS.items() if v[2]]
-    b = basis.basis_from_moments(basis.load_moments(results / "moments" / f"{m}.npz") for m in pool)
-    io.write_json_atomic(results / "basis" / "basis.json", basis.basis_to_json({**b, "models": pool}))
+    b = basis.basis_from_moments(store.load_moments(results / "moments" / f"{m}.npz") for m in pool)
+    store.write_json_atomic(results / "basis" / "basis.json", store.basis_to_json({**b, "models": pool}))
     ranges = [basis.coefficient_range(results / "filters" / f"{m}.parquet", b) for m in pool]
     edges = shift.range_edges("paper", np.min([r[0] for r in ranges], 0), np.max([r[1] for r in ranges], 0), 70)
-    io.write_json_atomic(results / "basis" / "bin_edges.json", {"policy": "paper", "edges": edges})
+    store.write_json_atomic(results / "basis" / "bin_edges.json", {"policy": "paper", "edges": edges})
     for model in DB_MODELS:
-        hist = shift.layer_histograms(results / "filters" / f"{model}.parquet", b, edges, on_empty="keep")
-        io.write_table(hist, results / "hist" / f"{model}.parquet", io.file_metadata(model))
+        hist = synthetic.histograms_keeping_empty(results / "filters" / f"{model}.parquet", b, edges)
+        store.write_table(hist, results / "hist" / f"{model}.parquet", store.file_metadata(model))
     return results
 
 
 def checkpoint_of(results, model, path) -> dict:
     """A safetensors file holding a database model's filters; returns {layer name: weight}."""
     tensors = {}
-    for (layer, kernels, _), (out, cin) in zip(io.iter_layer_kernels(results / "filters" / f"{model}.parquet"), DB_SHAPES):
+    for (layer, kernels, _), (out, cin) in zip(store.iter_layer_kernels(results / "filters" / f"{model}.parquet"), DB_SHAPES):
         tensors[f"layer{layer}.conv.weight"] = kernels.reshape(out, cin, 3, 3).copy()
     write_safetensors(path, tensors)
     return tensors
@@ -385,7 +386,7 @@ def test_against_places_a_copy_of_a_database_model(built_db, tmp_path, capsys):
     assert set(d) == {"natural", "faces"} and d["faces"] < 1e-12 < d["natural"]
     assert summary["nearest_group"] == "faces" and summary["outside_range"] == 0.0
     # D to "natural" by an independent route: every filter in memory, np.histogram, scipy's KL
-    b = basis.basis_from_json(json.loads((built_db / "basis" / "basis.json").read_text()))
+    b = store.basis_from_json(json.loads((built_db / "basis" / "basis.json").read_text()))
     edges = np.asarray(json.loads((built_db / "basis" / "bin_edges.json").read_text())["edges"])
 
     def counts(kernels):
@@ -395,7 +396,7 @@ def test_against_places_a_copy_of_a_database_model(built_db, tmp_path, capsys):
         return np.stack([np.histogram(c[:, i], bins=edges[i])[0] for i in range(9)])
 
     mine = counts([w.reshape(-1, 9) for w in tensors.values()])
-    natural = counts([k for m in ("nat_a", "nat_b") for _, k, _ in io.iter_layer_kernels(built_db / "filters" / f"{m}.parquet")])
+    natural = counts([k for m in ("nat_a", "nat_b") for _, k, _ in store.iter_layer_kernels(built_db / "filters" / f"{m}.parquet")])
     expected = 0.0
     for i in range(9):
         width = np.diff(edges[i])

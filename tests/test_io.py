@@ -9,11 +9,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from filterdb import io, synthetic
+import synthetic_db as synthetic
+from filterdb import store
 
 
-def write_raw(path, table, version=io.SCHEMA_VERSION, row_group_size=io.ROW_GROUP_SIZE):
-    meta = {io.SCHEMA_KEY: version.encode(), io.MODEL_KEY: b"m"}
+def write_raw(path, table, version=store.SCHEMA_VERSION, row_group_size=store.tables.ROW_GROUP_SIZE):
+    meta = {store.SCHEMA_KEY: version.encode(), store.MODEL_KEY: b"m"}
     pq.write_table(table.replace_schema_metadata(meta), path, row_group_size=row_group_size)
 
 
@@ -22,54 +23,54 @@ def small_table(n_per_layer=(5, 7, 3), seed=0):
     layer = np.repeat(np.arange(len(n_per_layer), dtype=np.int32), n_per_layer)
     n = len(layer)
     kernels = rng.standard_normal((n, 9)).astype(np.float32)
-    return io.filters_table(layer, np.zeros(n, np.int32), np.arange(n, dtype=np.int32), kernels), kernels
+    return store.filters_table(layer, np.zeros(n, np.int32), np.arange(n, dtype=np.int32), kernels), kernels
 
 
 def test_wrong_version_names_the_file(tmp_path):
     table, _ = small_table()
     write_raw(tmp_path / "old.parquet", table, version="0")
-    with pytest.raises(io.SchemaError, match=r"old\.parquet.*schema version '0'"):
-        io.open_filters(tmp_path / "old.parquet")
-    with pytest.raises(io.SchemaError, match=r"old\.parquet"):
-        io.read_table(tmp_path / "old.parquet")
+    with pytest.raises(store.SchemaError, match=r"old\.parquet.*schema version '0'"):
+        store.open_filters(tmp_path / "old.parquet")
+    with pytest.raises(store.SchemaError, match=r"old\.parquet"):
+        store.read_table(tmp_path / "old.parquet")
 
 
 def test_missing_metadata_and_missing_or_mistyped_column(tmp_path):
     table, _ = small_table()
     pq.write_table(table, tmp_path / "plain.parquet")
-    with pytest.raises(io.SchemaError, match=r"plain\.parquet.*not a filterdb file"):
-        io.open_filters(tmp_path / "plain.parquet")
+    with pytest.raises(store.SchemaError, match=r"plain\.parquet.*not a filterdb file"):
+        store.open_filters(tmp_path / "plain.parquet")
     write_raw(tmp_path / "nocol.parquet", table.drop_columns(["in_ch"]))
-    with pytest.raises(io.SchemaError, match=r"nocol\.parquet: column 'in_ch' is missing"):
-        io.open_filters(tmp_path / "nocol.parquet")
+    with pytest.raises(store.SchemaError, match=r"nocol\.parquet: column 'in_ch' is missing"):
+        store.open_filters(tmp_path / "nocol.parquet")
     flat = pa.table({"layer": pa.array([0], pa.int32()), "out_ch": pa.array([0], pa.int32()),
                      "in_ch": pa.array([0], pa.int32()), "kernel": pa.array([[1.0] * 9], pa.list_(pa.float64()))})  # fmt: skip
     write_raw(tmp_path / "typed.parquet", flat)
-    with pytest.raises(io.SchemaError, match=r"typed\.parquet: column 'kernel' has type"):
-        io.open_filters(tmp_path / "typed.parquet")
+    with pytest.raises(store.SchemaError, match=r"typed\.parquet: column 'kernel' has type"):
+        store.open_filters(tmp_path / "typed.parquet")
     (tmp_path / "junk.parquet").write_bytes(b"not parquet")
-    with pytest.raises(io.SchemaError, match=r"junk\.parquet: not a readable Parquet file"):
-        io.open_filters(tmp_path / "junk.parquet")
+    with pytest.raises(store.SchemaError, match=r"junk\.parquet: not a readable Parquet file"):
+        store.open_filters(tmp_path / "junk.parquet")
     write_raw(tmp_path / "ok.parquet", table)
-    with pytest.raises(io.SchemaError, match=r"ok\.parquet: column 'nope' is missing"):
-        io.read_table(tmp_path / "ok.parquet", ["nope"])
+    with pytest.raises(store.SchemaError, match=r"ok\.parquet: column 'nope' is missing"):
+        store.read_table(tmp_path / "ok.parquet", ["nope"])
 
 
 @pytest.mark.parametrize("row_group_size", [1, 4, 6, 1000])
 def test_layers_stream_whole_whatever_the_row_groups(tmp_path, row_group_size):
     table, kernels = small_table((5, 7, 3, 11))
     write_raw(tmp_path / "f.parquet", table, row_group_size=row_group_size)
-    seen = list(io.iter_layer_kernels(tmp_path / "f.parquet", columns=("in_ch",)))
+    seen = list(store.iter_layer_kernels(tmp_path / "f.parquet", columns=("in_ch",)))
     assert [layer for layer, _, _ in seen] == [0, 1, 2, 3]
     assert np.array_equal(np.concatenate([k for _, k, _ in seen]), kernels)
     assert np.array_equal(np.concatenate([e["in_ch"] for _, _, e in seen]), np.arange(26))
 
 
 def test_batches_that_cut_layers_keep_the_right_rows(tmp_path, monkeypatch):
-    monkeypatch.setattr(io, "ROW_GROUP_SIZE", 4)  # batches of 4 rows, sliced by pyarrow
+    monkeypatch.setattr(store.tables, "ROW_GROUP_SIZE", 4)  # batches of 4 rows, sliced by pyarrow
     table, kernels = small_table((5, 7, 3, 11), seed=1)
     write_raw(tmp_path / "f.parquet", table, row_group_size=3)
-    got = np.concatenate([k for _, k, _ in io.iter_layer_kernels(tmp_path / "f.parquet")])
+    got = np.concatenate([k for _, k, _ in store.iter_layer_kernels(tmp_path / "f.parquet")])
     assert np.array_equal(got, kernels)
 
 
@@ -77,14 +78,14 @@ def test_unsorted_rows_and_nonfinite_weights_are_errors(tmp_path):
     table, kernels = small_table((2, 2))
     shuffled = table.take([0, 2, 1, 3])
     write_raw(tmp_path / "shuffled.parquet", shuffled)
-    with pytest.raises(io.DataError, match=r"shuffled\.parquet: the rows of layer 0 are not contiguous"):
-        list(io.iter_layer_kernels(tmp_path / "shuffled.parquet"))
+    with pytest.raises(store.DataError, match=r"shuffled\.parquet: the rows of layer 0 are not contiguous"):
+        list(store.iter_layer_kernels(tmp_path / "shuffled.parquet"))
     kernels[3, 4] = np.nan
     layer = np.array([0, 0, 1, 1], np.int32)
-    write_raw(tmp_path / "nan.parquet", io.filters_table(layer, layer, layer, kernels))
-    with pytest.raises(io.DataError, match=r"nan\.parquet: layer 1 has 1 filters with NaN"):
-        list(io.iter_layer_kernels(tmp_path / "nan.parquet"))
-    assert len(list(io.iter_layer_kernels(tmp_path / "nan.parquet", check_finite=False))) == 2
+    write_raw(tmp_path / "nan.parquet", store.filters_table(layer, layer, layer, kernels))
+    with pytest.raises(store.DataError, match=r"nan\.parquet: layer 1 has 1 filters with NaN"):
+        list(store.iter_layer_kernels(tmp_path / "nan.parquet"))
+    assert len(list(store.iter_layer_kernels(tmp_path / "nan.parquet", check_finite=False))) == 2
 
 
 def test_write_is_deterministic_and_atomic(tmp_path):
@@ -93,11 +94,11 @@ def test_write_is_deterministic_and_atomic(tmp_path):
     assert a == b
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
     with pytest.raises(RuntimeError):
-        with io.atomic_path(tmp_path / "c.parquet") as tmp:
+        with store.atomic_path(tmp_path / "c.parquet") as tmp:
             tmp.write_bytes(b"partial")
             raise RuntimeError("killed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
-    info, facts = io.filters_metadata(tmp_path / "a.parquet")
+    info, facts = store.filters_metadata(tmp_path / "a.parquet")
     assert info["n_filters"] == 16 and [f["n_filters"] for f in facts] == [12, 4]
 
 
@@ -108,7 +109,7 @@ def test_dead_temporaries_of_an_output_are_removed_by_its_next_write(tmp_path):
     foreign = tmp_path / ".m.parquet.notes"
     for path in (dead, other, foreign):
         path.write_bytes(b"partial")
-    with io.atomic_path(target, suffix=".parquet") as tmp:
+    with store.atomic_path(target, suffix=".parquet") as tmp:
         assert tmp.parent == tmp_path and tmp.name.startswith(".m.parquet.") and tmp.exists()
         tmp.write_bytes(b"whole")
     assert target.read_bytes() == b"whole"
@@ -128,7 +129,7 @@ def test_fast_page_reader_equals_pyarrow(tmp_path, compression, data_page_versio
     kernel = pa.FixedSizeListArray.from_arrays(pa.array(kernels.reshape(-1)), type=pa.list_(item, 9))
     layer = np.repeat(np.arange(3, dtype=np.int32), [7_000, 3, n - 7_003])
     table = pa.table({"layer": layer, "out_ch": layer, "in_ch": layer, "kernel": kernel})
-    meta = {io.SCHEMA_KEY: io.SCHEMA_VERSION.encode()}
+    meta = {store.SCHEMA_KEY: store.SCHEMA_VERSION.encode()}
     path = tmp_path / "f.parquet"
     pq.write_table(table.replace_schema_metadata(meta), path, compression=compression, row_group_size=8_192,
                    data_page_size=10_000, data_page_version=data_page_version, use_dictionary=False)  # fmt: skip
@@ -141,7 +142,7 @@ def test_fast_page_reader_equals_pyarrow(tmp_path, compression, data_page_versio
             assert values is not None
         if values is not None:
             assert np.array_equal(values, expected)
-    got = np.concatenate([k for _, k, _ in io.iter_layer_kernels(path, check_finite=False)])
+    got = np.concatenate([k for _, k, _ in store.iter_layer_kernels(path, check_finite=False)])
     assert np.array_equal(got, kernels)
 
 
@@ -153,14 +154,14 @@ def test_transient_layers_equal_owned_layers(tmp_path, fast):
     sizes = [5, 2_500, 7, 6_000, 1_000, 3]
     kernels = rng.standard_normal((sum(sizes), 9)).astype(np.float32)
     layer = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-    table = io.filters_table(layer, layer, layer, kernels)
+    table = store.filters_table(layer, layer, layer, kernels)
     path = tmp_path / "t.parquet"
-    pq.write_table(table.replace_schema_metadata({io.SCHEMA_KEY: io.SCHEMA_VERSION.encode()}), path,
+    pq.write_table(table.replace_schema_metadata({store.SCHEMA_KEY: store.SCHEMA_VERSION.encode()}), path,
                    row_group_size=2_048, data_page_size=4_000, use_dictionary=False)  # fmt: skip
     assert pq.ParquetFile(path).num_row_groups == 5
-    owned = [(i, k.copy()) for i, k, _ in io.iter_layer_kernels(path, fast=fast)]
+    owned = [(i, k.copy()) for i, k, _ in store.iter_layer_kernels(path, fast=fast)]
     seen = []
-    for i, k, _ in io.iter_layer_kernels(path, fast=fast, transient=True):
+    for i, k, _ in store.iter_layer_kernels(path, fast=fast, transient=True):
         seen.append((i, hashlib.sha256(k.tobytes()).hexdigest()))
     assert seen == [(i, hashlib.sha256(k.tobytes()).hexdigest()) for i, k in owned]
     assert np.array_equal(np.concatenate([k for _, k in owned]), kernels)
@@ -173,13 +174,13 @@ def test_fast_page_reader_falls_back_on_nulls_and_dictionaries(tmp_path):
     kernel = pa.FixedSizeListArray.from_arrays(values, 9)
     table = pa.table({"layer": pa.array([0] * 4, pa.int32()), "out_ch": pa.array([0] * 4, pa.int32()),
                       "in_ch": pa.array([0] * 4, pa.int32()), "kernel": kernel})  # fmt: skip
-    meta = {io.SCHEMA_KEY: io.SCHEMA_VERSION.encode()}
+    meta = {store.SCHEMA_KEY: store.SCHEMA_VERSION.encode()}
     pq.write_table(table.replace_schema_metadata(meta), tmp_path / "n.parquet", use_dictionary=False)
     handle = pq.ParquetFile(tmp_path / "n.parquet")
     with _pages.KernelPages(tmp_path / "n.parquet") as pages:
         assert pages.values(handle, 0, 3) is None
-    with pytest.raises(io.DataError, match="layer 0 has 1 filters with NaN"):
-        list(io.iter_layer_kernels(tmp_path / "n.parquet"))
+    with pytest.raises(store.DataError, match="layer 0 has 1 filters with NaN"):
+        list(store.iter_layer_kernels(tmp_path / "n.parquet"))
     pq.write_table(table.replace_schema_metadata(meta), tmp_path / "d.parquet", use_dictionary=True)
     handle = pq.ParquetFile(tmp_path / "d.parquet")
     with _pages.KernelPages(tmp_path / "d.parquet") as pages:
@@ -200,7 +201,7 @@ def test_fast_page_reader_falls_back_on_nulls_and_dictionaries(tmp_path):
     ],
 )
 def test_arrow_column_equals_pa_array(values, arrow_type):
-    built = io.arrow_column(values, arrow_type)
+    built = store.arrow_column(values, arrow_type)
     assert built.type == arrow_type
     built.validate(full=True)
     assert built.to_pylist() == pa.array(values, arrow_type).to_pylist() or (

@@ -16,14 +16,14 @@ import pytest
 from docutils.core import publish_parts
 from PIL import Image
 
-from filterdb import io
+from filterdb import store
 from filterdb.basis import add_moments, basis_from_moments, empty_moments, project
 from filterdb.metrics import DEFAULT_CUTOFFS
 from filterdb.plots.basis import basis_figure
 from filterdb.plots.card import model_card
 from filterdb.plots.coefficients import coefficient_densities, group_densities, joint_density
 from filterdb.plots.common import placeholder, plt, save, save_all
-from filterdb.plots.data import first_filters, joint_counts, models_line, read_first_filters, read_joint
+from filterdb.plots.data import first_filters, joint_counts, models_line, read_first_filters
 from filterdb.plots.degeneracy import degeneracy_by_depth, degenerated_models, model_flag_shares
 from filterdb.plots.filters import filter_mosaic, first_filters_figure
 from filterdb.plots.groups import group_comparison
@@ -497,13 +497,13 @@ def write_filters(path, db, model):
     layer = np.concatenate([np.full(len(db["kernels"][(model, i)]), i) for i in layer_ids])
     out_ch = np.concatenate([np.arange(len(db["kernels"][(model, i)])) // 4 for i in layer_ids])
     in_ch = np.concatenate([np.arange(len(db["kernels"][(model, i)])) % 4 for i in layer_ids])
-    io.write_table(io.filters_table(layer, out_ch, in_ch, kernels), path, io.file_metadata(model))
+    store.write_table(store.filters_table(layer, out_ch, in_ch, kernels), path, store.file_metadata(model))
     return layer_ids
 
 
 def test_first_filters_keeps_the_first_k_of_every_layer(tmp_path, db):
     layer_ids = write_filters(tmp_path / "m2.parquet", db, "m2")
-    io.write_table(first_filters(tmp_path / "m2.parquet", 20), tmp_path / "first.parquet", io.file_metadata("m2"))
+    store.write_table(first_filters(tmp_path / "m2.parquet", 20), tmp_path / "first.parquet", store.file_metadata("m2"))
     kept = read_first_filters(tmp_path / "first.parquet")
     assert sorted(kept) == layer_ids
     for layer in layer_ids:
@@ -518,9 +518,9 @@ def test_joint_counts_match_numpy_histogram2d(tmp_path, db):
     assert counts.sum() == len(c)
     assert np.abs(counts - expected).sum() <= 2  # np.histogram2d corrects edge round-off; we do not
     path = tmp_path / "joint.parquet"
-    from filterdb.plots.data import joint_table
-    io.write_table(joint_table(counts), path, io.file_metadata("m3"))
-    np.testing.assert_array_equal(read_joint(path, BINS), counts)
+    from filterdb.store import joint_table
+    store.write_table(joint_table(counts), path, store.file_metadata("m3"))
+    np.testing.assert_array_equal(store.read_joint(path, BINS), counts)
 
 
 def test_joint_counts_marginal_equals_the_stored_1d_histogram(tmp_path, db):

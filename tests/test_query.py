@@ -6,7 +6,8 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from filterdb import io, synthetic
+import synthetic_db as synthetic
+from filterdb import store
 
 MODELS = {"alpha": [(8, 4), (16, 8)], "beta": [(4, 4)], "gamma": [(12, 6), (6, 6), (3, 3)]}
 
@@ -24,7 +25,7 @@ def expected_counts():
 
 
 def expected_peak(filters_dir):
-    return {m: max(float(np.abs(k).max()) for _, k, _ in io.iter_layer_kernels(filters_dir / f"{m}.parquet")) for m in MODELS}
+    return {m: max(float(np.abs(k).max()) for _, k, _ in store.iter_layer_kernels(filters_dir / f"{m}.parquet")) for m in MODELS}
 
 
 def test_duckdb_reads_all_models_as_one_table(filters_dir):

@@ -18,7 +18,7 @@ h5py = pytest.importorskip("h5py")
 pytest.importorskip("tables")
 sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
 
-from filterdb.shift import read_shift_table  # noqa: E402
+from filterdb.store import read_shift as read_shift_table  # noqa: E402
 from workflow_helpers import SNAKEMAKE, ROOT  # noqa: E402
 
 EPS = np.finfo(np.float32).eps

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401
 import pytest
 import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filterdb import basis, io, shift, stats, synthetic
+import synthetic_db as synthetic
+from filterdb import basis, shift, stats, store
 from filterdb.shift import FLOAT32_EPS, bin_edges, densities, histogram_counts, shift_matrix
 
 MODELS = {  # model: (layer shapes, distribution group, task)
@@ -36,10 +40,10 @@ def database(tmp_path_factory):
     high = np.max([r[1] for r in ranges], axis=0)
     edges = bin_edges(low, high, 70)
     for model, path in paths.items():
-        io.write_table(shift.layer_histograms(path, b, edges), root / f"{model}.hist.parquet", io.file_metadata(model))
-    layers = pd.concat([stats.layer_stats(p, m) for m, p in paths.items()], ignore_index=True)
+        store.write_table(store.histograms_table(*shift.model_histograms(path, b, edges)), root / f"{model}.hist.parquet", store.file_metadata(model))
+    layers = pd.concat([synthetic.layer_stats(p, m) for m, p in paths.items()], ignore_index=True)
     layers["task"] = layers["model"].map({m: v[2] for m, v in MODELS.items()})
-    histograms = {m: shift.read_histograms(root / f"{m}.hist.parquet") for m in MODELS}
+    histograms = {m: store.read_histograms(root / f"{m}.hist.parquet") for m in MODELS}
     return {"paths": paths, "basis": b, "edges": edges, "layers": layers, "histograms": histograms}
 
 
@@ -63,7 +67,7 @@ def in_memory_group_counts(database, groups, bins=70):
     b = database["basis"]
     coefficients = {}
     for model, path in database["paths"].items():
-        kernels = np.concatenate([k for _, k, _ in io.iter_layer_kernels(path)]).astype(np.float64)
+        kernels = np.concatenate([k for _, k, _ in store.iter_layer_kernels(path)]).astype(np.float64)
         peak = np.abs(kernels).max(axis=1, keepdims=True)
         scaled = np.where(peak > 0, kernels / np.where(peak > 0, peak, 1), 0.0)
         coefficients[model] = (scaled - b["mean"]) @ b["components"].T
@@ -110,7 +114,7 @@ def test_streamed_shift_equals_in_memory(database):
 
 def test_histograms_invariant_to_filter_order_and_file_chunks(database, tmp_path):
     path = database["paths"]["b"]
-    kernels = [k for _, k, _ in io.iter_layer_kernels(path)]
+    kernels = [k for _, k, _ in store.iter_layer_kernels(path)]
     shapes = MODELS["b"][0]
     rng = np.random.default_rng(1)
     shuffled = [k[rng.permutation(len(k))] for k in kernels]
@@ -119,21 +123,21 @@ def test_histograms_invariant_to_filter_order_and_file_chunks(database, tmp_path
     permuted = shift.model_histograms(tmp_path / "s.parquet", database["basis"], database["edges"])
     assert all(np.array_equal(x, y) for x, y in zip(original, permuted))
     # the same rows cut into many row groups
-    table = io.open_filters(path).read()
+    table = store.open_filters(path).read()
     import pyarrow.parquet as pq
 
     pq.write_table(table, tmp_path / "chunked.parquet", row_group_size=37)
     chunked = shift.model_histograms(tmp_path / "chunked.parquet", database["basis"], database["edges"])
     assert all(np.array_equal(x, y) for x, y in zip(original, chunked))
-    a, _ = stats.scan_filters(path, "b")
-    b, _ = stats.scan_filters(tmp_path / "chunked.parquet", "b")
+    a, _ = synthetic.scan_filters(path, "b")
+    b, _ = synthetic.scan_filters(tmp_path / "chunked.parquet", "b")
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_histogram_file_round_trip(database, tmp_path):
     layers, sizes, counts = shift.model_histograms(database["paths"]["a"], database["basis"], database["edges"])
-    io.write_table(shift.histograms_table(layers, sizes, counts), tmp_path / "h.parquet", io.file_metadata("a"))
-    ids, back = shift.read_histograms(tmp_path / "h.parquet")
+    store.write_table(store.histograms_table(layers, sizes, counts), tmp_path / "h.parquet", store.file_metadata("a"))
+    ids, back = store.read_histograms(tmp_path / "h.parquet")
     assert np.array_equal(ids, layers) and np.array_equal(back, counts)
     assert (counts.sum(axis=2) == sizes[:, None]).all()  # database range: every filter counted
 
@@ -173,7 +177,7 @@ def test_densities_fill_empty_bins_with_eps_in_the_density():
     # bins of width 0.1: the density is [0, 5, 5], so eps weighs 10 times less than in counts / n
     narrow = bin_edges(np.zeros(9), np.full(9, 0.3), 3)
     assert densities(np.array([[0, 2, 2]] * 9), narrow)[0, 0] == pytest.approx(FLOAT32_EPS / (10 + FLOAT32_EPS))
-    with pytest.raises(io.DataError, match=r"empty.*group\(s\): b"):
+    with pytest.raises(store.DataError, match=r"empty.*group\(s\): b"):
         shift_matrix({"a": np.ones((9, 3)), "b": np.zeros((9, 3))}, np.full(9, 1 / 9), unit)
 
 
@@ -200,16 +204,16 @@ def test_axis_errors_and_small_groups(database):
     assert sizes.set_index("group").loc["detection", "status"] == "too small"  # 1024 filters
     assert "detection" not in sums and "classification" in sums
     partial = {m: h for m, h in histograms.items() if m != "d"}
-    with pytest.raises(io.DataError, match=r"d \(no histogram file\)"):
+    with pytest.raises(store.DataError, match=r"d \(no histogram file\)"):
         shift.group_histograms(layers, partial, "task")
 
 
 def test_layer_with_empty_histogram(database):
     far = bin_edges(np.full(9, 100.0), np.full(9, 101.0), 70)
-    with pytest.raises(io.DataError, match=r"a\.parquet: layer 0: the histogram of coefficient\(s\) c0, .* is empty"):
+    with pytest.raises(store.DataError, match=r"a\.parquet: layer 0: the histogram of coefficient\(s\) c0, .* is empty"):
         shift.model_histograms(database["paths"]["a"], database["basis"], far)
-    _, _, counts = shift.model_histograms(database["paths"]["a"], database["basis"], far, on_empty="keep")
-    assert counts.sum() == 0
+    counts = synthetic.histograms_keeping_empty(database["paths"]["a"], database["basis"], far).column("counts")
+    assert pa.compute.sum(counts.combine_chunks().flatten()).as_py() == 0
 
 
 @settings(max_examples=8, deadline=None)
@@ -223,14 +227,14 @@ def test_results_invariant_to_file_chunks_and_processing_chunks(database, tmp_pa
 
     path = database["paths"]["a"]
     other = tmp_path_factory.mktemp("chunks") / "a.parquet"
-    pq.write_table(io.open_filters(path).read(), other, row_group_size=row_group)
+    pq.write_table(store.open_filters(path).read(), other, row_group_size=row_group)
     expected = shift.model_histograms(path, database["basis"], database["edges"])
     got = shift.model_histograms(other, database["basis"], database["edges"])
     assert all(np.array_equal(x, y) for x, y in zip(expected, got))
-    frame, _ = stats.scan_filters(path, "a")
-    again, _ = stats.scan_filters(other, "a")
+    frame, _ = synthetic.scan_filters(path, "a")
+    again, _ = synthetic.scan_filters(other, "a")
     pd.testing.assert_frame_equal(frame, again)
-    for _, kernels, _ in io.iter_layer_kernels(other):
+    for _, kernels, _ in store.iter_layer_kernels(other):
         sums = metrics.layer_sums(kernels, metrics.empty_moments(), chunk=chunk)
         reference = metrics.layer_sums(kernels, metrics.empty_moments())
         def covariance(x):  # the shift (a pilot mean) depends on the chunk; the covariance does not
@@ -243,12 +247,12 @@ def test_results_invariant_to_file_chunks_and_processing_chunks(database, tmp_pa
 
 
 def test_nan_reaches_range_and_histograms_as_an_error(database, tmp_path):
-    kernels = [k.copy() for _, k, _ in io.iter_layer_kernels(database["paths"]["d"])]
+    kernels = [k.copy() for _, k, _ in store.iter_layer_kernels(database["paths"]["d"])]
     kernels[0][3, 3] = np.nan
     synthetic.write_model(tmp_path / "nan.parquet", "d", MODELS["d"][0], kernels=kernels)
-    with pytest.raises(io.DataError, match=r"nan\.parquet: layer 0 has 1 filters with NaN"):
+    with pytest.raises(store.DataError, match=r"nan\.parquet: layer 0 has 1 filters with NaN"):
         basis.coefficient_range(tmp_path / "nan.parquet", database["basis"])
-    with pytest.raises(io.DataError, match=r"nan\.parquet: layer 0 has 1 filters with NaN"):
+    with pytest.raises(store.DataError, match=r"nan\.parquet: layer 0 has 1 filters with NaN"):
         shift.model_histograms(tmp_path / "nan.parquet", database["basis"], database["edges"])
 
 
@@ -299,7 +303,7 @@ def test_binner_edge_cases_bin_by_the_plain_rule():
 def test_range_is_the_exact_extreme_of_the_projection_and_fills_the_histograms(database, tmp_path):
     """coefficient_range subtracts the offset from the extremes only: bit-identical to the
     extremes of the projected coefficients, with all-zero filters (and −0.0 weights) in."""
-    kernels = [k.copy() for _, k, _ in io.iter_layer_kernels(database["paths"]["a"])]
+    kernels = [k.copy() for _, k, _ in store.iter_layer_kernels(database["paths"]["a"])]
     kernels[0][:5] = 0.0
     kernels[1][:3] = -0.0
     kernels[1][3, :4] = -0.0
@@ -319,13 +323,15 @@ def test_per_model_steps_do_not_import_pandas(tmp_path):
     """pandas costs ~0.3 s of start-up in each of the hundreds of per-model jobs."""
     script = f"""
 import sys, numpy as np
-from filterdb import basis, runner, shift, stats, synthetic
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from filterdb import basis, runner, shift, stats, store
+import synthetic_db as synthetic
 path = {str(tmp_path / "m.parquet")!r}
 synthetic.write_model(path, "m", [(8, 4), (6, 8)], seed=3)
 stats.write_layer_stats(path, {str(tmp_path / "l.parquet")!r}, "m", moments_path={str(tmp_path / "m.npz")!r})
 b = basis.basis_from_moments([basis.moments(path)])
 low, high = basis.coefficient_range(path, b)
-shift.layer_histograms(path, b, shift.bin_edges(low, high, 70))
+store.histograms_table(*shift.model_histograms(path, b, shift.bin_edges(low, high, 70)))
 print(sorted(m for m in sys.modules if m.split(".")[0] == "pandas")[:3])
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

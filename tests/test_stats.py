@@ -6,7 +6,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from filterdb import basis, io, metrics, stats, synthetic
+import synthetic_db as synthetic
+from filterdb import basis, metrics, stats, store
 
 SHAPES = [(8, 3), (16, 8), (16, 16), (32, 16)]
 
@@ -19,10 +20,10 @@ def model_file(tmp_path):
 
 
 def test_layer_table_columns_and_values(model_file):
-    frame = stats.layer_stats(model_file, "m")
-    assert list(frame.columns) == stats.LAYER_COLUMNS
+    frame = synthetic.layer_stats(model_file, "m")
+    assert list(frame.columns) == store.LAYER_COLUMNS
     assert frame["layer"].tolist() == [0, 1, 2, 3]
-    kernels = {layer: k for layer, k, _ in io.iter_layer_kernels(model_file)}
+    kernels = {layer: k for layer, k, _ in store.iter_layer_kernels(model_file)}
     for row in frame.itertuples():
         expected = metrics.layer_metrics(kernels[row.layer], row.out_channels)
         assert row.n_filters == kernels[row.layer].shape[0]
@@ -32,13 +33,13 @@ def test_layer_table_columns_and_values(model_file):
 
 
 def test_one_read_gives_stats_and_moments(model_file, tmp_path):
-    frame, total = stats.scan_filters(model_file, "m")
+    frame, total = synthetic.scan_filters(model_file, "m")
     alone = basis.moments(model_file)
     assert int(total["count"]) == int(alone["count"]) == frame["n_filters"].sum()
     assert np.allclose(total["outer"], alone["outer"], rtol=1e-13, atol=0)
     stats.write_layer_stats(model_file, tmp_path / "l.parquet", "m", moments_path=tmp_path / "m.npz")
-    assert np.array_equal(basis.load_moments(tmp_path / "m.npz")["sum"], total["sum"])
-    assert pq.read_schema(tmp_path / "l.parquet").metadata[io.MODEL_KEY] == b"m"
+    assert np.array_equal(store.load_moments(tmp_path / "m.npz")["sum"], total["sum"])
+    assert pq.read_schema(tmp_path / "l.parquet").metadata[store.MODEL_KEY] == b"m"
 
 
 def test_depth_deciles_edges():
@@ -47,12 +48,12 @@ def test_depth_deciles_edges():
 
 
 def test_flags_use_configured_cutoffs(model_file):
-    frame = stats.layer_stats(model_file, "m", {"sparse_min": 0.0})
+    frame = synthetic.layer_stats(model_file, "m", {"sparse_min": 0.0})
     assert frame["flag_sparse"].all()
-    frame = stats.layer_stats(model_file, "m", {"random_like_min": 0.0, "random_like_min_filters": 2})
+    frame = synthetic.layer_stats(model_file, "m", {"random_like_min": 0.0, "random_like_min_filters": 2})
     assert frame["flag_random_like"].all()
     # layers below the minimum size are never random-like, whatever their H/TH
-    frame = stats.layer_stats(model_file, "m", {"random_like_min": 0.0, "random_like_min_filters": 10**9})
+    frame = synthetic.layer_stats(model_file, "m", {"random_like_min": 0.0, "random_like_min_filters": 10**9})
     assert not frame["flag_random_like"].any()
 
 
@@ -61,17 +62,17 @@ def test_nan_filter_is_an_error_naming_file_and_layer(tmp_path):
     kernels = [rng.standard_normal((s[0] * s[1], 9)) for s in SHAPES]
     kernels[2][5, 1] = np.nan
     synthetic.write_model(tmp_path / "bad.parquet", "bad", SHAPES, kernels=kernels)
-    with pytest.raises(io.DataError, match=r"bad\.parquet: layer 2 has 1 filters with NaN"):
-        stats.layer_stats(tmp_path / "bad.parquet", "bad")
-    with pytest.raises(io.DataError, match=r"bad\.parquet: layer 2"):
+    with pytest.raises(store.DataError, match=r"bad\.parquet: layer 2 has 1 filters with NaN"):
+        synthetic.layer_stats(tmp_path / "bad.parquet", "bad")
+    with pytest.raises(store.DataError, match=r"bad\.parquet: layer 2"):
         basis.moments(tmp_path / "bad.parquet")
 
 
 def test_metadata_that_disagrees_with_the_rows(tmp_path, model_file):
     table = pq.read_table(model_file)
-    info, facts = io.filters_metadata(model_file)
+    info, facts = store.filters_metadata(model_file)
     facts[1]["n_filters"] += 1
-    io.write_table(table, tmp_path / "x.parquet", io.file_metadata("m", model_info=info, layers=facts))
+    store.write_table(table, tmp_path / "x.parquet", store.file_metadata("m", model_info=info, layers=facts))
     # caught when the metadata is read: n_filters no longer fits the layer's channels
-    with pytest.raises(io.SchemaError, match=r"x\.parquet: inconsistent layer metadata: layer 1 \('layer1.conv'\): n_filters=129"):
-        stats.layer_stats(tmp_path / "x.parquet", "m")
+    with pytest.raises(store.SchemaError, match=r"x\.parquet: inconsistent layer metadata: layer 1 \('layer1.conv'\): n_filters=129"):
+        synthetic.layer_stats(tmp_path / "x.parquet", "m")

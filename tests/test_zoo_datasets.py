@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from filterdb import io
+from filterdb import store
 from filterdb.zoo import datasets
 from filterdb.zoo.datasets import DatasetError, DatasetSpec
 
@@ -75,7 +75,7 @@ def test_digits_cached_once_checksummed_and_verified(tmp_path):
     assert data.x_train.shape[1:] == (1, 8, 8) and data.x_train.dtype == np.uint8
     assert len(data.y_train) + len(data.y_test) == 1797
     npz, record = datasets.dataset_paths("digits", tmp_path)
-    assert json.loads(record.read_text())["sha256"] == io.sha256_of(npz) == data.sha256
+    assert json.loads(record.read_text())["sha256"] == store.sha256_of(npz) == data.sha256
     stamp = npz.stat().st_mtime_ns
     datasets.prepare("digits", tmp_path)  # cached: not rebuilt
     assert npz.stat().st_mtime_ns == stamp

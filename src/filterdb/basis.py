@@ -3,19 +3,19 @@
 Map: per model, ``moments(path)`` sums count, Σf and Σffᵀ (float64) over its scaled
 filters. Reduce: ``basis_from_moments`` adds the sums of all models and diagonalises
 the covariance. Then per model, ``coefficient_range`` gives min/max of every
-coefficient, so that histograms share the database-wide range.
+coefficient, so that histograms share the database-wide range. The basis' files
+(JSON, frozen basis, moment sums): ``store.artifacts``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from typing import Iterable
 
 import numpy as np
 
-from . import io, metrics
+from . import metrics, store
+from .errors import DataError
 
 
 def scale_filters(kernels: np.ndarray) -> np.ndarray:
@@ -60,25 +60,14 @@ def add_moments(total: dict, kernels: np.ndarray) -> dict:
 def moments(filters_path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Moment sums of one model's scaled filters, streamed layer by layer.
 
-    (``stats.scan_filters`` returns the same sums from the statistics pass.)
+    (``stats.scan`` returns the same sums from the statistics pass.)
     """
     total = empty_moments()
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False, transient=True):
+    for layer, kernels, _ in store.iter_layer_kernels(filters_path, check_finite=False, transient=True):
         add_moments(total, kernels)
         if not np.isfinite(total["sum"]).all():  # NaN/Inf weights reach the sums
-            io.check_finite_kernels(kernels, filters_path, layer)
+            store.check_finite_kernels(kernels, filters_path, layer)
     return total
-
-
-def save_moments(total: dict, path: str | os.PathLike) -> None:
-    with io.atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **total)
-
-
-def load_moments(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in ("count", "sum", "outer")}
 
 
 def basis_from_moments(parts: Iterable[dict]) -> dict:
@@ -93,7 +82,7 @@ def basis_from_moments(parts: Iterable[dict]) -> dict:
         total = {k: total[k] + part[k] for k in total}
     n = int(total["count"])
     if n < 2:
-        raise io.DataError("the database holds fewer than two filters: no basis can be computed")
+        raise DataError("the database holds fewer than two filters: no basis can be computed")
     mean = total["sum"] / n
     covariance = (total["outer"] - n * np.outer(mean, mean)) / (n - 1)
     covariance = (covariance + covariance.T) / 2
@@ -177,70 +166,11 @@ def coefficient_range(filters_path: str | os.PathLike, basis: dict) -> tuple[np.
     low = np.full(9, np.inf)
     high = np.full(9, -np.inf)
     projector = Projector(basis)
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False, transient=True):
+    for layer, kernels, _ in store.iter_layer_kernels(filters_path, check_finite=False, transient=True):
         for _, v in projector.raw_chunks(kernels):
             np.minimum(low, v.min(axis=1), out=low)
             np.maximum(high, v.max(axis=1), out=high)
         if np.isnan(low).any() or np.isnan(high).any():
-            io.check_finite_kernels(kernels, filters_path, layer)
+            store.check_finite_kernels(kernels, filters_path, layer)
     offset = projector.offset[:, 0]
     return low - offset, high - offset
-
-
-def basis_to_json(basis: dict) -> dict:
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in basis.items()}
-
-
-BASIS_ARRAYS = ("mean", "components", "explained_variance", "explained_variance_ratio")
-
-
-def basis_from_json(data: dict) -> dict:
-    """The basis dict of ``basis_to_json``'s output: its arrays as float64, other keys as they are."""
-    return {k: (np.asarray(v, dtype=np.float64) if k in BASIS_ARRAYS else v) for k, v in data.items()}
-
-
-BASIS_FILE_FORMAT = "filterdb-basis/1"
-
-
-def basis_file(basis: dict, edges: np.ndarray, policy) -> dict:
-    """A frozen basis, as one versioned JSON artifact: the basis (mean, components, variance,
-    ratio, the models it was fitted on, their filter count), the histogram edges and the
-    range policy they came from, and a sha256 of all of it (``basis.from`` in the config)."""
-    record = {
-        "format": BASIS_FILE_FORMAT,
-        **basis_to_json({k: v for k, v in basis.items() if k in (*BASIS_ARRAYS, "n_filters", "models")}),
-        "range_policy": policy,
-        "edges": np.asarray(edges, np.float64).tolist(),
-    }
-    record["sha256"] = _content_hash(record)
-    return record
-
-
-def _content_hash(record: dict) -> str:
-    body = {k: v for k, v in record.items() if k != "sha256"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def read_basis_file(path: str | os.PathLike) -> tuple[dict, np.ndarray, dict]:
-    """(basis, edges (9, bins + 1), the file's record) of a ``basis_file`` artifact, checked:
-    its format, its arrays' shapes, and its sha256 (an edited file is refused)."""
-    where = f"config key basis.from: {path}"
-    try:
-        with open(path) as handle:
-            record = json.load(handle)
-    except FileNotFoundError:
-        raise io.DataError(f"{where}: no such file (a results/basis/basis_file.json of an earlier build)") from None
-    except json.JSONDecodeError as exc:
-        raise io.DataError(f"{where}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(record, dict) or record.get("format") != BASIS_FILE_FORMAT:
-        raise io.DataError(f"{where}: not a filterdb basis file (format {BASIS_FILE_FORMAT!r} expected)")
-    missing = [k for k in (*BASIS_ARRAYS, "edges", "sha256") if k not in record]
-    if missing:
-        raise io.DataError(f"{where}: the basis file has no {', '.join(missing)}")
-    if _content_hash(record) != record["sha256"]:
-        raise io.DataError(f"{where}: its content does not match its sha256 (the file was edited or damaged)")
-    basis = basis_from_json({k: record[k] for k in (*BASIS_ARRAYS, "n_filters", "models") if k in record})
-    edges = np.asarray(record["edges"], np.float64)
-    if basis["components"].shape != (9, 9) or basis["mean"].shape != (9,) or edges.ndim != 2 or edges.shape[0] != 9:
-        raise io.DataError(f"{where}: arrays of the wrong shape (components 9×9, mean 9, edges 9×(bins + 1))")
-    return basis, edges, record

@@ -1,4 +1,5 @@
-"""The database's model and layer tables, reduced from per-model files."""
+"""The database's model table, reduced from per-model files, and the joins and choices over it
+(duplicates, layers with their model's columns). Its schema and I/O: ``store.tables``."""
 
 from __future__ import annotations
 
@@ -7,16 +8,9 @@ import os
 from typing import Iterable, Mapping
 
 import pandas as pd
-import pyarrow as pa
 
-from . import io
 from .sheet import is_trained
-
-MODEL_COLUMNS = [
-    "model", "source", "reference", "architecture", "family", "task", "visual_category",
-    "training_dataset", "pretrained", "trained", "precision", "stored_precision", "bn_folded", "n_convs",
-    "n_layers", "n_filters", "n_excluded_layers", "depth_source", "filters_sha256", "duplicate_of",
-]  # fmt: skip
+from .store import MODEL_COLUMNS, filters_metadata
 
 
 def model_row(row: Mapping, manifest: Mapping, info: Mapping) -> dict:
@@ -53,7 +47,7 @@ def model_table(rows: Iterable[Mapping], manifests: Iterable[str], filters: Iter
         if row["model"] in by_model:
             with open(by_model[row["model"]]) as handle:
                 manifest = json.load(handle)
-        info, _ = io.filters_metadata(filters_path)
+        info, _ = filters_metadata(filters_path)
         records.append(model_row(row, manifest, info))
     frame = pd.DataFrame.from_records(records)
     frame["duplicate_of"] = duplicate_of(frame["model"], frame["filters_sha256"], frame["n_filters"])
@@ -89,25 +83,6 @@ def unique_models(models: pd.DataFrame) -> list[str]:
     if "duplicate_of" not in models.columns:
         return models["model"].tolist()
     return models.loc[models["duplicate_of"].isna(), "model"].tolist()
-
-
-def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    io.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, io.file_metadata())
-
-
-def layer_table(paths: Iterable[str]) -> pa.Table:
-    """Concatenate per-model layer tables (small: one row per layer)."""
-    tables = [io.read_table(p) for p in paths]
-    tables = [t.replace_schema_metadata(None) for t in tables]
-    return pa.concat_tables(tables, promote_options="default")
-
-
-def read_models(path: str | os.PathLike) -> pd.DataFrame:
-    return io.read_table(path).to_pandas()
-
-
-def read_layers(path: str | os.PathLike) -> pd.DataFrame:
-    return io.read_table(path).to_pandas()
 
 
 def layers_with_models(layers: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:

@@ -113,11 +113,11 @@ def model_info(loaded: LoadedModel, facts: list[dict], excluded: list[dict]) -> 
 
 def write_filters(loaded: LoadedModel, path: str | os.PathLike, on_nonfinite: str = "error") -> dict[str, Any]:
     """Write the model's filters file; returns the model info stored in its metadata."""
-    from . import io  # here, not at import: pyarrow costs `filterdb inspect` more than its metrics
+    from . import store  # here, not at import: pyarrow costs `filterdb inspect` more than its metrics
 
     facts, kernels, excluded = plan_layers(loaded, on_nonfinite)
     info = model_info(loaded, facts, excluded)
-    info["filters_sha256"] = io.FiltersDigest().layers(kernels).hexdigest()
+    info["filters_sha256"] = store.FiltersDigest().layers(kernels).hexdigest()
     if info["n_filters"] == 0:
         log.warning("model %s has no 3×3 convolutions: it stays in the model table with 0 filters", loaded.model)
     sizes = [k.shape[0] for k in kernels]
@@ -128,11 +128,11 @@ def write_filters(loaded: LoadedModel, path: str | os.PathLike, on_nonfinite: st
         out_ch.append(np.repeat(np.arange(fact["out_channels"], dtype=np.int32), per_group))
         in_ch.append(np.tile(np.arange(per_group, dtype=np.int32), fact["out_channels"]))
     empty = np.zeros(0, np.int32)
-    table = io.filters_table(
+    table = store.filters_table(
         layer,
         np.concatenate(out_ch) if out_ch else empty,
         np.concatenate(in_ch) if in_ch else empty,
         kernels,  # one chunk per layer, not copied into one array: the file's bytes are the same
     )
-    io.write_table(table, path, io.file_metadata(loaded.model, model_info=info, layers=facts))
+    store.write_table(table, path, store.file_metadata(loaded.model, model_info=info, layers=facts))
     return info

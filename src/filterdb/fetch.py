@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
-from .io import sha256_of
 from .errors import FilterdbError, SourceError
+from .store import sha256_of
 
 REGISTRIES = ("pypi", "npm")
 PROGRESS_MIN_BYTES = 5 * 1024 * 1024  # report progress only for downloads above this

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import io
+from . import store
 from .errors import FilterdbError
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,10 @@ def read_meta(h5_path: str | os.PathLike) -> pd.DataFrame:
         node = handle["meta"]
         raw = node[...] if isinstance(node, h5py.Dataset) else None
     if raw is not None:  # a CSV stored as bytes, as some copies of the release do
-        import io as _io
+        import io
 
         text = bytes(bytearray(np.asarray(raw).reshape(-1))).decode("utf-8")
-        meta = pd.read_csv(_io.StringIO(text))
+        meta = pd.read_csv(io.StringIO(text))
     else:
         meta = pd.read_hdf(h5_path, "meta")
     meta = meta.reset_index()
@@ -472,15 +472,15 @@ def _import_into(h5_path: Path, out: Path, chunk_filters: int, progress: bool, o
                     "source_dtype": source_dtype,
                 },
             }
-            digest = io.FiltersDigest()
+            digest = store.FiltersDigest()
             tables = _filter_tables(filters, facts, ranges, chunk_filters, model, digest)
-            io.write_stream(
+            store.write_stream(
                 tables,
                 out / "filters" / f"{model}.parquet",
-                io.FILTER_SCHEMA,
-                io.file_metadata(model, model_info=info, layers=facts),
+                store.FILTER_SCHEMA,
+                store.file_metadata(model, model_info=info, layers=facts),
                 # the digest of the rows is known once they are written
-                final_metadata=lambda: io.file_metadata(model, model_info={**info, "filters_sha256": digest.hexdigest()}),
+                final_metadata=lambda: store.file_metadata(model, model_info={**info, "filters_sha256": digest.hexdigest()}),
             )
             rows.append(model_row(model, model_id, first, model_columns, h5_path.name, vocabulary))
             summary_models.append(model)
@@ -496,8 +496,8 @@ def _import_into(h5_path: Path, out: Path, chunk_filters: int, progress: bool, o
     covered = int((stop - start).sum())
     sheet = pd.DataFrame(rows)
     (out / "config").mkdir(parents=True, exist_ok=True)
-    io.write_text_atomic(out / "config" / "models.tsv", _sheet_text(sheet, h5_path))
-    io.write_text_atomic(out / "config" / "config.yaml", _config_text(study_config(sheet), h5_path))
+    store.write_text_atomic(out / "config" / "models.tsv", _sheet_text(sheet, h5_path))
+    store.write_text_atomic(out / "config" / "config.yaml", _config_text(study_config(sheet), h5_path))
     summary = {
         "file": str(h5_path),
         "filters_array": key,
@@ -514,7 +514,7 @@ def _import_into(h5_path: Path, out: Path, chunk_filters: int, progress: bool, o
     }
     if summary["rows_in_no_layer"]:
         log.warning("%s: %d rows of the filter array belong to no layer", h5_path, summary["rows_in_no_layer"])
-    io.write_json_atomic(out / "import.json", summary)
+    store.write_json_atomic(out / "import.json", summary)
     return summary
 
 
@@ -546,13 +546,13 @@ def _count_nonfinite(filters, begin: int, end: int, chunk: int) -> int:
     return bad
 
 
-def _filter_tables(filters, facts, ranges, chunk: int, model: str, digest: io.FiltersDigest):
+def _filter_tables(filters, facts, ranges, chunk: int, model: str, digest: store.FiltersDigest):
     """The model's rows as filters tables, chunk by chunk, in (layer, out_ch, in_ch) order;
     each layer's rows are added to ``digest`` on the way."""
     for layer, first_row, block in _iter_rows(filters, ranges, chunk):
         fact = facts[layer]
         if not np.isfinite(block).all():
-            raise io.DataError(
+            raise store.DataError(
                 f"model {model!r}: layer {fact['name']!r} has "
                 f"{int((~np.isfinite(block)).any(axis=1).sum())} filters with NaN or Inf weights; "
                 "rerun with --exclude-nonfinite to leave the layer out"
@@ -563,7 +563,7 @@ def _filter_tables(filters, facts, ranges, chunk: int, model: str, digest: io.Fi
         digest.add(kernels)
         per_out = fact["n_filters"] // fact["out_channels"]
         index = np.arange(first_row, first_row + block.shape[0], dtype=np.int64)
-        yield io.filters_table(
+        yield store.filters_table(
             np.full(block.shape[0], layer, np.int32),
             (index // per_out).astype(np.int32),
             (index % per_out).astype(np.int32),

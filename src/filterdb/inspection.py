@@ -294,7 +294,7 @@ def read_layers(path_or_module: Any, *, arch: str | None = None):
     ``depth_source``.
     """
     if _is_filters_file(path_or_module):
-        from .io import filters_metadata
+        from .store import filters_metadata
 
         facts = filters_metadata(path_or_module)[1]
     else:
@@ -311,11 +311,11 @@ def read_filters(path_or_module: Any, layer: int | str | None = None, *, arch: s
     path_or_module: as for :func:`read_layers`.
     """
     if _is_filters_file(path_or_module):
-        from . import io
+        from . import store
 
-        names = [f["name"] for f in io.filters_metadata(path_or_module)[1]]
+        names = [f["name"] for f in store.filters_metadata(path_or_module)[1]]
         wanted = names.index(layer) if isinstance(layer, str) and layer in names else layer
-        kernels = [np.array(k, dtype=np.float32) for i, k, _ in io.iter_layer_kernels(path_or_module)
+        kernels = [np.array(k, dtype=np.float32) for i, k, _ in store.iter_layer_kernels(path_or_module)
                    if wanted is None or i == wanted]  # fmt: skip
     else:
         loaded, _ = load_model(path_or_module, arch)

@@ -19,18 +19,17 @@ models too.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from . import io
-from .basis import Projector, basis_from_json
-from .database import layers_with_models, read_models, unique_models
-from .errors import ConfigError
+from . import store
+from .basis import Projector
+from .database import layers_with_models, unique_models
+from .errors import ConfigError, DataError
 from .metrics import CHUNK
-from .shift import FLOAT32_EPS, Binner, group_histograms, read_histograms, shift_matrix
+from .shift import FLOAT32_EPS, Binner, group_histograms, shift_matrix
 
 PERCENTILE_METRICS = ("sparsity", "entropy_ratio", "orthogonality")
 GROUP_COLUMN = "visual_category"
@@ -53,7 +52,7 @@ def database_paths(db: str | os.PathLike) -> dict[str, Path]:
     }
     missing = [str(p) for p in paths.values() if not p.exists()]
     if missing:
-        raise io.DataError(
+        raise DataError(
             f"--against {db}: not a built database (missing {', '.join(missing)}); give the results/db "
             "folder of a workflow run that built the shift analysis (snakemake all)"
         )
@@ -76,15 +75,15 @@ class Population:
         self.db = str(db)
         self.pool = pool
         self.eps = eps
-        models = read_models(self.paths["models"])
+        models = store.read_models(self.paths["models"])
         keep = set(unique_models(models))
         if pool == "trained" and "trained" in models.columns:
             keep &= set(models.loc[models["trained"].astype(bool), "model"])
         if not keep:
-            raise io.DataError(f"--against {db}: the database holds no {pool} models to compare with")
+            raise DataError(f"--against {db}: the database holds no {pool} models to compare with")
         self.models = models[models["model"].isin(keep)]
         columns = ["model", "layer", "n_filters", "depth_decile", *PERCENTILE_METRICS]
-        layers = io.read_table(self.paths["layers"], columns).to_pandas()
+        layers = store.read_frame(self.paths["layers"], columns)
         self.layers = layers[layers["model"].isin(keep)]
         self.reference = {
             metric: {
@@ -93,17 +92,11 @@ class Population:
             }
             for metric in PERCENTILE_METRICS
         }
-        with open(self.paths["basis"]) as handle:
-            self.basis = basis_from_json(json.load(handle))
-        with open(self.paths["edges"]) as handle:
-            self.edges = np.asarray(json.load(handle)["edges"], dtype=np.float64)
-        self.evr = np.asarray(self.basis["explained_variance_ratio"], dtype=np.float64)
-        histograms = {}
-        for path in sorted(self.paths["hist"].glob("*.parquet")):
-            meta = io.read_schema(path).metadata or {}
-            model = meta.get(io.MODEL_KEY, path.stem.encode()).decode()
-            if model in keep:
-                histograms[model] = read_histograms(path)
+        self.basis = store.read_basis(self.paths["basis"])
+        self.edges = store.read_bin_edges(self.paths["edges"])
+        self.evr = self.basis["explained_variance_ratio"]
+        files = store.histogram_files(sorted(self.paths["hist"].glob("*.parquet")))
+        histograms = {model: path for model, path in files.items() if model in keep}
         joined = layers_with_models(self.layers, self.models)
         self.group_counts, self.group_sizes = group_histograms(
             joined, histograms, GROUP_COLUMN, min_filters=min_group_filters

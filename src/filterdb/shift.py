@@ -10,11 +10,11 @@ the filters.
 from __future__ import annotations
 
 import os
+from typing import Mapping
 
 import numpy as np
-import pyarrow as pa
 
-from . import io
+from . import store
 from .basis import Projector
 from .errors import ColumnError, ConfigError, DataError
 from .metrics import CHUNK
@@ -48,6 +48,20 @@ def range_edges(policy, low: np.ndarray | None, high: np.ndarray | None, bins: i
         )
     low, high = np.broadcast_to(pairs, (9, 2)).T
     return bin_edges(low, high, bins)
+
+
+def pooled_edges(policy, ranges, bins: int) -> np.ndarray:
+    """(9, bins + 1) edges for a ``shift.range`` policy, from the basis pool's per-model
+    coefficient ranges: (low (9,), high (9,)) each, or None for a model without filters
+    (``store.read_range``). A fixed range needs none."""
+    if not isinstance(policy, str):
+        return range_edges(policy, None, None, bins)
+    present = [r for r in ranges if r is not None]
+    if not present:
+        raise DataError("no model of the basis pool holds any 3×3 filter: there is nothing to histogram")
+    low = np.min([r[0] for r in present], axis=0)
+    high = np.max([r[1] for r in present], axis=0)
+    return range_edges(policy, low, high, bins)
 
 
 def bin_edges(low: np.ndarray, high: np.ndarray, bins: int) -> np.ndarray:
@@ -135,33 +149,21 @@ def histogram_counts(coefficients: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts
 
 
-def hist_schema(bins: int) -> pa.Schema:
-    """One row per layer: its id, its filter count, and its counts, row-major (9, bins)."""
-    return pa.schema(
-        [
-            pa.field("layer", pa.int32(), nullable=False),
-            pa.field("n_filters", pa.int64(), nullable=False),
-            pa.field("counts", pa.list_(pa.field("item", pa.int64(), nullable=False), 9 * bins), nullable=False),
-        ]
-    )
-
-
 def layer_counts(
-    kernels: np.ndarray, projector: Projector, binner: Binner, filters_path, layer: int, on_empty: str = "error"
+    kernels: np.ndarray, projector: Projector, binner: Binner, filters_path, layer: int
 ) -> np.ndarray:
     """Counts (9, bins) of one layer's (n, 9) kernels in the basis of ``projector``.
 
-    on_empty: "error" raises DataError naming the file, layer and coefficient when all
-    the layer's filters fall outside a coefficient's range (a fixed range too narrow);
-    "keep" keeps the empty histogram.
+    A DataError names the file, layer and coefficient when all the layer's filters fall
+    outside a coefficient's range (a fixed range too narrow).
     """
     counts = np.zeros((9, binner.bins), np.int64)
     for _, coefficients in projector.chunks(kernels):
         if not binner.add(counts, coefficients):  # NaN coefficients: NaN/Inf weights
-            io.check_finite_kernels(kernels, filters_path, layer)
+            store.check_finite_kernels(kernels, filters_path, layer)
     empty = np.flatnonzero(counts.sum(axis=1) == 0)
-    if empty.size and on_empty == "error":
-        raise io.DataError(
+    if empty.size:
+        raise DataError(
             f"{filters_path}: layer {layer}: the histogram of coefficient(s) "
             f"{', '.join(f'c{i}' for i in empty)} is empty: all {kernels.shape[0]} filters fall "
             "outside the histogram range; widen shift.range or use range: paper"
@@ -170,15 +172,15 @@ def layer_counts(
 
 
 def model_histograms(
-    filters_path: str | os.PathLike, basis: dict, edges: np.ndarray, *, on_empty: str = "error"
+    filters_path: str | os.PathLike, basis: dict, edges: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(layer ids (L,), filters per layer (L,), counts (L, 9, bins)) of one model's filters
-    (see ``layer_counts`` for ``on_empty``)."""
+    (see ``layer_counts``)."""
     binner = Binner(edges)
     projector = Projector(basis)
     layers, sizes, counts = [], [], []
-    for layer, kernels, _ in io.iter_layer_kernels(filters_path, check_finite=False, transient=True):
-        counts.append(layer_counts(kernels, projector, binner, filters_path, layer, on_empty))
+    for layer, kernels, _ in store.iter_layer_kernels(filters_path, check_finite=False, transient=True):
+        counts.append(layer_counts(kernels, projector, binner, filters_path, layer))
         layers.append(layer)
         sizes.append(kernels.shape[0])
     return stack_histograms(layers, sizes, counts, binner.bins)
@@ -187,46 +189,6 @@ def model_histograms(
 def stack_histograms(layers: list, sizes: list, counts: list, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     stacked = np.stack(counts) if counts else np.zeros((0, 9, bins), np.int64)
     return np.asarray(layers, np.int32), np.asarray(sizes, np.int64), stacked
-
-
-def histograms_table(layers: np.ndarray, sizes: np.ndarray, counts: np.ndarray) -> pa.Table:
-    bins = counts.shape[-1]
-    schema = hist_schema(bins)
-    flat = io.numpy_array(np.ascontiguousarray(counts, dtype=np.int64).reshape(-1), np.int64, pa.int64())
-    return pa.table(
-        [
-            io.numpy_array(np.asarray(layers, np.int32), np.int32, pa.int32()),
-            io.numpy_array(np.asarray(sizes, np.int64), np.int64, pa.int64()),
-            pa.FixedSizeListArray.from_arrays(flat, type=schema.field("counts").type),
-        ],
-        schema=schema,
-    )
-
-
-def layer_histograms(
-    filters_path: str | os.PathLike, basis: dict, edges: np.ndarray, *, on_empty: str = "error"
-) -> pa.Table:
-    """Histogram table of one model: one row per layer (layer, n_filters, counts[9 × bins])."""
-    return histograms_table(*model_histograms(filters_path, basis, edges, on_empty=on_empty))
-
-
-def read_histograms(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """(layer ids (L,), counts (L, 9, bins)) of one model's histogram file."""
-    names = io.read_schema(path).names
-    if "coefficient" in names:  # the first layout: one row per (layer, coefficient), list counts
-        table = io.read_table(path, ["layer", "coefficient", "counts"])
-        if table.num_rows == 0:
-            return np.zeros(0, np.int32), np.zeros((0, 9, 0), np.int64)
-        layers = table.column("layer").to_numpy()
-        counts = np.asarray(table.column("counts").to_pylist(), dtype=np.int64)
-        return layers[::9], counts.reshape(len(layers) // 9, 9, -1)
-    table = io.read_table(path, ["layer", "counts"])
-    width = table.schema.field("counts").type.list_size
-    if width <= 0 or width % 9:
-        raise io.SchemaError(f"{path}: column 'counts' must be a fixed-size list of 9 × bins values")
-    layers = table.column("layer").to_numpy()
-    values = table.column("counts").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return layers.astype(np.int32, copy=False), values.reshape(len(layers), 9, width // 9).astype(np.int64, copy=False)
 
 
 def bin_widths(edges: np.ndarray) -> np.ndarray:
@@ -254,7 +216,7 @@ def densities(
         if names is not None and counts.ndim == 3:
             bad = sorted({names[i] for i in np.flatnonzero((totals[..., 0] == 0).any(axis=-1))})
             where = f" (group(s): {', '.join(bad)})"
-        raise io.DataError(f"a group's histogram is empty: it holds no filters{where}")
+        raise DataError(f"a group's histogram is empty: it holds no filters{where}")
     widths = bin_widths(edges)
     if widths.shape != (counts.shape[-2],) or counts.shape[-1] != np.shape(edges)[-1] - 1:
         raise DataError(f"bin edges {np.shape(edges)} do not match histogram counts {counts.shape}")
@@ -299,33 +261,21 @@ def shift_matrix(
     return pd.DataFrame(matrix, index=names, columns=names)
 
 
-def shift_table(matrix: pd.DataFrame) -> pa.Table:
-    """The D matrix as a long table: one row per ordered pair (group_a, group_b, d), float64."""
-    names = [str(n) for n in matrix.index]
-    a = np.repeat(names, len(names)).tolist()
-    b = np.tile(names, len(names)).tolist()
-    return pa.table(
-        {
-            "group_a": pa.array(a, pa.string()),
-            "group_b": pa.array(b, pa.string()),
-            "d": pa.array(matrix.to_numpy(dtype=np.float64).reshape(-1), pa.float64()),
-        }
-    )
+MISSING_GROUP = "NA"
+"""The group of a layer whose grouping column has no value (None, NaN): one spelling for
+every grouping (shift axes, figures, findings), so no layer drops out of one unseen."""
 
 
-def read_shift_table(path: str | os.PathLike) -> pd.DataFrame:
-    """The D matrix (groups × groups) of a ``shift_table`` file."""
-    frame = io.read_table(path).to_pandas()
-    names = list(dict.fromkeys(frame["group_a"]))
-    return frame.pivot(index="group_a", columns="group_b", values="d").loc[names, names].rename_axis(index=None, columns=None)
+def group_labels(values: pd.Series) -> pd.Series:
+    """Each value as its group's name: the value as text, MISSING_GROUP where it is missing."""
+    return values.astype(object).where(values.notna(), MISSING_GROUP).astype(str)
 
 
 def group_keys(layers: pd.DataFrame, column: str | list[str]) -> pd.Series:
-    """The group of each layer row: the column's value as text, or for several columns the
-    values joined by " / " (e.g. ["visual_category", "depth_decile"]). Missing values are
-    the group "NA", so that no layer drops out of an axis unseen."""
+    """The group of each layer row: the column's value as text (``group_labels``), or for
+    several columns the values joined by " / " (e.g. ["visual_category", "depth_decile"])."""
     columns = [column] if isinstance(column, str) else list(column)
-    parts = [layers[c].astype(object).where(layers[c].notna(), "NA").astype(str) for c in columns]
+    parts = [group_labels(layers[c]) for c in columns]
     keys = parts[0]
     for part in parts[1:]:
         keys = keys + " / " + part
@@ -348,7 +298,7 @@ def select_layers(layers: pd.DataFrame, where: dict | None) -> pd.DataFrame:
 
 def group_histograms(
     layers: pd.DataFrame,
-    histograms: dict[str, tuple[np.ndarray, np.ndarray]],
+    histograms: Mapping[str, tuple[np.ndarray, np.ndarray] | str | os.PathLike],
     column: str | list[str],
     where: dict | None = None,
     *,
@@ -358,7 +308,8 @@ def group_histograms(
 
     layers: one row per layer with ``model``, ``layer``, ``n_filters`` and the column(s).
     column: one column, or a list of columns whose value combinations are the groups.
-    histograms: model → (layer ids, counts (L, 9, bins)).
+    histograms: model → (layer ids, counts (L, 9, bins)), or model → its histogram file
+    (``store.histogram_files``), read when its layers are summed: one file in memory at a time.
     where: optional {column: value or [values]} filter applied before grouping.
     min_filters: groups with fewer filters are left out of the sums and marked
     ``too small`` in the ``status`` column of the sizes table (which lists every group).
@@ -375,8 +326,7 @@ def group_histograms(
     keys = group_keys(selected, column)
     names, codes = np.unique(keys.to_numpy(dtype=str), return_inverse=True) if len(keys) else (np.array([], str), np.zeros(0, np.intp))
     codes = codes.reshape(-1)
-    bins = next((c.shape[-1] for _, c in histograms.values() if c.ndim == 3 and c.shape[0]), 0)
-    sums = np.zeros((len(names), 9, bins), np.int64)
+    sums = None  # (groups, 9, bins), once the first histograms give the bins
     models = selected["model"].to_numpy()
     layer_ids = selected["layer"].to_numpy()
     missing = []
@@ -388,7 +338,8 @@ def group_histograms(
         if model not in histograms:
             missing.append(f"{model} (no histogram file)")
             continue
-        ids, counts = histograms[model]
+        stored = histograms[model]
+        ids, counts = store.read_histograms(stored) if isinstance(stored, (str, os.PathLike)) else stored
         position = np.full(int(max(ids.max(initial=-1), layer_ids[rows].max())) + 1, -1, np.intp)
         position[ids] = np.arange(len(ids))
         found = position[layer_ids[rows]]
@@ -400,15 +351,19 @@ def group_histograms(
         by_code = np.argsort(row_codes, kind="stable")
         sorted_codes = row_codes[by_code]
         starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        if sums is None:
+            sums = np.zeros((len(names), 9, counts.shape[-1]), np.int64)
         sums[sorted_codes[starts]] += np.add.reduceat(counts[found[by_code]], starts, axis=0)
     if missing:
-        raise io.DataError("layers of the axis without a stored histogram: " + "; ".join(missing))
+        raise DataError("layers of the axis without a stored histogram: " + "; ".join(missing))
     sizes = (
         selected.assign(group=keys.to_numpy(dtype=str))
         .groupby("group", sort=True)
         .agg(models=("model", "nunique"), layers=("layer", "size"), filters=("n_filters", "sum"))
         .reset_index()
     )
+    if sums is None:
+        sums = np.zeros((len(names), 9, 0), np.int64)
     result = {str(name): sums[i] for i, name in enumerate(names)}
     if min_filters is not None:
         sizes["status"] = np.where(sizes["filters"] >= min_filters, "kept", "too small")

@@ -1,17 +1,11 @@
 """Rule basis_file: the basis and its histogram edges as one versioned artifact (basis.from)."""
-import json
-
-from filterdb.basis import basis_file, basis_from_json
-from filterdb.io import write_json_atomic
+from filterdb import store
 from filterdb.runner import run_step
 
 
 def step():
-    with open(snakemake.input.basis) as handle:
-        basis = basis_from_json(json.load(handle))
-    with open(snakemake.input.edges) as handle:
-        edges = json.load(handle)
-    write_json_atomic(snakemake.output.basis_file, basis_file(basis, edges["edges"], edges["policy"]))
+    edges, policy = store.read_bin_edges(snakemake.input.edges), store.read_range_policy(snakemake.input.edges)
+    store.write_json_atomic(snakemake.output.basis_file, store.basis_file(store.read_basis(snakemake.input.basis), edges, policy))
 
 
 run_step(snakemake, step)

@@ -1,5 +1,5 @@
 """Rule exp_degeneracy_table: each checkpoint's degeneracy beside its fine-tuned accuracy and robustness."""
-from filterdb.io import write_text_atomic
+from filterdb.store import write_text_atomic
 from filterdb.runner import run_step
 from filterdb.zoo.experiments.design import load_design
 from filterdb.zoo.experiments.tables import degeneracy_table

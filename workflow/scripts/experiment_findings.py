@@ -1,7 +1,7 @@
 """Rule exp_findings: the paper's two conclusions as findings rows (value, bootstrap interval, verdict)."""
 import pandas as pd
 
-from filterdb.io import write_text_atomic
+from filterdb.store import write_text_atomic
 from filterdb.runner import run_step
 from filterdb.zoo.experiments.tables import FINDING_COLUMNS, degeneracy_findings, transfer_findings
 

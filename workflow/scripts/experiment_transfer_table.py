@@ -1,5 +1,5 @@
 """Rule exp_transfer_table: the transfer experiment's rows and its size × variance cells."""
-from filterdb.io import write_text_atomic
+from filterdb.store import write_text_atomic
 from filterdb.runner import run_step
 from filterdb.zoo.experiments.design import load_design
 from filterdb.zoo.experiments.tables import transfer_cells, transfer_table

@@ -1,5 +1,5 @@
 """Rule fetch: bring a model's files here and write its manifest."""
-from filterdb.io import write_json_atomic
+from filterdb.store import write_json_atomic
 from filterdb.runner import run_step
 from filterdb.sources import get_source
 

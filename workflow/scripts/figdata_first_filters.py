@@ -1,12 +1,12 @@
 """Rule first_filters: the first k filters of every layer of one model."""
-from filterdb import io
+from filterdb import store
 from filterdb.plots.data import first_filters
 from filterdb.runner import run_step
 
 
 def step():
     table = first_filters(snakemake.input.filters, snakemake.params.k)
-    io.write_table(table, snakemake.output.first, io.file_metadata(snakemake.wildcards.model))
+    store.write_table(table, snakemake.output.first, store.file_metadata(snakemake.wildcards.model))
 
 
 run_step(snakemake, step)

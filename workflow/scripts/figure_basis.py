@@ -1,12 +1,10 @@
 """Rule figure_basis: the eigen-filters with their explained variance, globally and for
 one subset of the database (config figures.basis_subset), from the subset's moment sums."""
-import json
-
 import numpy as np
 
-from filterdb.basis import basis_from_moments, load_moments
-from filterdb.database import read_models
-from filterdb.io import DataError
+from filterdb import store
+from filterdb.basis import basis_from_moments
+from filterdb.errors import DataError
 from filterdb.plots.basis import basis_figure
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.data import models_line
@@ -14,12 +12,11 @@ from filterdb.runner import run_step
 
 
 def step():
-    with open(snakemake.input.basis) as handle:
-        basis = json.load(handle)
+    basis = store.read_basis(snakemake.input.basis)
     spec = snakemake.params.subset
     label = f"{spec['column']} = {spec['value']}"
     try:
-        subset = basis_from_moments(load_moments(path) for path in snakemake.input.subset)
+        subset = basis_from_moments(store.load_moments(path) for path in snakemake.input.subset)
     except DataError:  # fewer than two filters in the subset: drawn as a note, not a row
         subset = {"n_filters": 0, "components": np.full((9, 9), np.nan), "explained_variance_ratio": np.full(9, np.nan)}
     figure = basis_figure(basis["components"], basis["explained_variance_ratio"], basis["n_filters"], {
@@ -28,7 +25,7 @@ def step():
     save_all(figure, [snakemake.output.pdf, snakemake.output.png])
     ratio = basis["explained_variance_ratio"]
     write_notes(snakemake.output.notes, [
-        models_line(read_models(snakemake.input.models)),
+        models_line(store.read_models(snakemake.input.models)),
         f"Global basis: {basis['n_filters']:,} filters (the basis pool). The first three components explain "
         f"{100 * sum(ratio[:3]):.1f} % of the variance (nine equal shares would give 33.3 %).",
         f"Second row: the basis of the subset {label} (config ``figures.basis_subset``), "

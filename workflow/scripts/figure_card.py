@@ -1,5 +1,5 @@
 """Rule model_card: one model's layer metrics by depth and its first-layer filters."""
-from filterdb.database import read_layers
+from filterdb.store import read_layers
 from filterdb.metrics import DEFAULT_CUTOFFS
 from filterdb.plots.card import model_card
 from filterdb.plots.common import save

@@ -1,5 +1,6 @@
 """Rule figure_degeneracy_by_depth: sparsity and H/TH against depth, one panel per group."""
-from filterdb.database import layers_with_models, read_layers, read_models
+from filterdb.database import layers_with_models
+from filterdb.store import read_layers, read_models
 from filterdb.metrics import DEFAULT_CUTOFFS
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.data import models_line

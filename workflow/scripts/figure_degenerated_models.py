@@ -1,5 +1,5 @@
 """Rule figure_degenerated_models: per model, the share of flagged layers, ranked."""
-from filterdb.database import read_layers, read_models
+from filterdb.store import read_layers, read_models
 from filterdb.metrics import DEFAULT_CUTOFFS
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.data import models_line

@@ -1,5 +1,5 @@
 """Rule figure_first_filters: the first filters of every layer of the chosen model."""
-from filterdb.database import read_layers
+from filterdb.store import read_layers
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.data import read_first_filters
 from filterdb.plots.filters import first_filters_figure

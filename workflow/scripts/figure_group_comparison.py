@@ -1,5 +1,6 @@
 """Rule figure_group_comparison: layer entropy and sparsity for user-chosen groups."""
-from filterdb.database import layers_with_models, read_layers, read_models
+from filterdb.database import layers_with_models
+from filterdb.store import read_layers, read_models
 from filterdb.metrics import DEFAULT_CUTOFFS
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.data import models_line

@@ -1,9 +1,8 @@
 """Rule figure_shift: the heatmap of one axis's shift matrix, with the noise floor."""
 import json
+from pathlib import Path
 
-import pandas as pd
-
-from filterdb.database import read_models
+from filterdb import store
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.data import models_line
 from filterdb.plots.noise import noise_sentence
@@ -16,10 +15,9 @@ def sizes(table):
 
 
 def step():
-    matrix = pd.read_csv(snakemake.input.matrix, sep="\t", index_col=0, dtype={0: str})
-    matrix.index = matrix.index.astype(str)
-    matrix.columns = matrix.columns.astype(str)
-    groups = pd.read_csv(snakemake.input.groups, sep="\t", dtype={"group": str})
+    # the Parquet matrix; an input naming the TSV beside it (an output of the same job) reads it too
+    matrix = store.read_shift(Path(snakemake.input.matrix).with_suffix(".parquet"))
+    groups = store.read_shift_groups(snakemake.input.groups)
     with open(snakemake.input.noise) as handle:
         noise = json.load(handle)
     minimum = snakemake.params.min_group_filters
@@ -34,7 +32,7 @@ def step():
     left = groups[~groups["group"].isin(drawn)]
     drawn_filters = int(groups.loc[groups["group"].isin(drawn), "filters"].sum())
     write_notes(snakemake.output.notes, [
-        models_line(read_models(snakemake.input.models)),
+        models_line(store.read_models(snakemake.input.models)),
         f"Groups drawn ({len(drawn)} of {len(groups)}, {drawn_filters:,} filters): "
         f"{sizes(groups[groups['group'].isin(drawn)]) or 'none'}.",
         f"**Not drawn** (fewer than {minimum:,} filters, or fewer than two groups to compare): {sizes(left)}."

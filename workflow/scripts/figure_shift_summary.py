@@ -1,8 +1,10 @@
 """Rule figure_shift_summary: the spread of pairwise D per axis, side by side."""
 import json
+from pathlib import Path
 
 import pandas as pd
 
+from filterdb import store
 from filterdb.plots.common import save_all, write_notes
 from filterdb.plots.noise import noise_sentence
 from filterdb.plots.shift import pairwise_values, shift_summary
@@ -10,11 +12,9 @@ from filterdb.runner import run_step
 
 
 def step():
-    matrices = {}
-    for axis, path in zip(snakemake.params.axes, snakemake.input.matrices):
-        matrix = pd.read_csv(path, sep="\t", index_col=0, dtype={0: str})
-        matrix.index = matrix.index.astype(str)
-        matrices[axis] = matrix
+    # the Parquet matrices; inputs naming the TSVs beside them (outputs of the same jobs) read them too
+    matrices = {axis: store.read_shift(Path(path).with_suffix(".parquet"))
+                for axis, path in zip(snakemake.params.axes, snakemake.input.matrices)}
     with open(snakemake.input.noise) as handle:
         noise = json.load(handle)
     save_all(shift_summary(matrices, noise.get("value")), [snakemake.output.pdf, snakemake.output.png])

@@ -1,21 +1,13 @@
 """Rule histograms: per-layer histograms of the basis coefficients of one model."""
-import json
-
-import numpy as np
-
-from filterdb import io
-from filterdb.basis import basis_from_json
+from filterdb import store
 from filterdb.runner import run_step
-from filterdb.shift import layer_histograms
+from filterdb.shift import model_histograms
 
 
 def step():
-    with open(snakemake.input.basis) as handle:
-        basis = basis_from_json(json.load(handle))
-    with open(snakemake.input.edges) as handle:
-        edges = np.asarray(json.load(handle)["edges"], dtype=np.float64)
-    table = layer_histograms(snakemake.input.filters, basis, edges)
-    io.write_table(table, snakemake.output.histograms, io.file_metadata(snakemake.wildcards.model))
+    basis, edges = store.read_basis(snakemake.input.basis), store.read_bin_edges(snakemake.input.edges)
+    histograms = model_histograms(snakemake.input.filters, basis, edges)
+    store.write_histograms(snakemake.output.histograms, snakemake.wildcards.model, *histograms)
 
 
 run_step(snakemake, step)

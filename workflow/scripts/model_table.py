@@ -1,5 +1,6 @@
 """Rule model_table: results/db/models.parquet."""
-from filterdb.database import model_table, write_frame
+from filterdb.database import model_table
+from filterdb.store import write_frame
 from filterdb.runner import run_step
 
 run_step(

@@ -2,15 +2,14 @@
 that leave the rule graph its space) and its table pages."""
 import pandas as pd
 
-from filterdb import io
-from filterdb.database import read_layers, read_models
+from filterdb import store
 from filterdb.plots.summary import database_summary, html_table, size_tables
 from filterdb.runner import run_step
 
 
 def step():
-    models = read_models(snakemake.input.models)
-    layers = read_layers(snakemake.input.layers)
+    models = store.read_models(snakemake.input.models)
+    layers = store.read_layers(snakemake.input.layers)
     findings = None
     if hasattr(snakemake.input, "findings"):
         findings = pd.read_csv(snakemake.input.findings, sep="\t")
@@ -18,10 +17,10 @@ def step():
     else:
         note = ("No findings table: the config has no zoo models (rows with ``source: train``), "
                 "so ``results/findings.tsv`` is not built.")
-    io.write_text_atomic(snakemake.output.summary, database_summary(models, layers, findings, note))
-    io.write_text_atomic(snakemake.output.sizes, size_tables(models, layers))
-    io.write_text_atomic(snakemake.output.models, html_table(models, "Models of the database (results/db/models.parquet)"))
-    io.write_text_atomic(snakemake.output.layers, html_table(layers, "3×3 layers of the database (results/db/layers.parquet)"))
+    store.write_text_atomic(snakemake.output.summary, database_summary(models, layers, findings, note))
+    store.write_text_atomic(snakemake.output.sizes, size_tables(models, layers))
+    store.write_text_atomic(snakemake.output.models, html_table(models, "Models of the database (results/db/models.parquet)"))
+    store.write_text_atomic(snakemake.output.layers, html_table(layers, "3×3 layers of the database (results/db/layers.parquet)"))
 
 
 run_step(snakemake, step)

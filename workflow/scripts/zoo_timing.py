@@ -1,5 +1,5 @@
 """Rule zoo_timing: training time per zoo model (Snakemake benchmarks) and in total."""
-from filterdb.io import write_text_atomic
+from filterdb.store import write_text_atomic
 from filterdb.runner import run_step
 from filterdb.zoo.train import timing_table
 

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..io import atomic_path, write_text_atomic  # noqa: E402
+from ..store import atomic_path, write_text_atomic  # noqa: E402
 from . import style  # noqa: E402
 from .style import DIVERGING, MIN_FONT  # noqa: E402,F401
 

@@ -4,7 +4,8 @@
   the model cards), in the filters schema.
 - ``joint_counts``: the 2-D histogram of coefficients c0 and c1 over the database-wide
   bin edges (for the joint density), stored sparse as (i, j, count) rows.
-Both are Parquet, deterministic (same inputs, same bytes).
+Both are Parquet, deterministic (same inputs, same bytes); the joint counts' table and
+reader are ``store.joint_table`` and ``store.read_joint``.
 """
 
 from __future__ import annotations
@@ -16,30 +17,27 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .. import io
+from .. import store
 from ..basis import project
 
 
 def first_filters(filters_path: str | os.PathLike, k: int) -> pa.Table:
     """The first ``k`` filters (stored order) of every layer, as a filters table."""
     layer, out_ch, in_ch, kernels = [], [], [], []
-    for index, weights, extra in io.iter_layer_kernels(filters_path, columns=("out_ch", "in_ch")):
+    for index, weights, extra in store.iter_layer_kernels(filters_path, columns=("out_ch", "in_ch")):
         n = min(k, len(weights))
         layer.append(np.full(n, index, np.int32))
         out_ch.append(extra["out_ch"][:n])
         in_ch.append(extra["in_ch"][:n])
         kernels.append(weights[:n])
     if not layer:
-        return io.filters_table(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros((0, 9)))
-    return io.filters_table(np.concatenate(layer), np.concatenate(out_ch), np.concatenate(in_ch), np.concatenate(kernels))
+        return store.filters_table(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros((0, 9)))
+    return store.filters_table(np.concatenate(layer), np.concatenate(out_ch), np.concatenate(in_ch), np.concatenate(kernels))
 
 
 def read_first_filters(path: str | os.PathLike) -> dict[int, np.ndarray]:
     """layer → (k, 9) float32 first filters, from a ``first_filters`` file."""
-    return {layer: kernels for layer, kernels, _ in io.iter_layer_kernels(path)}
-
-
-JOINT_SCHEMA = pa.schema([("i", pa.int32()), ("j", pa.int32()), ("count", pa.int64())])
+    return {layer: kernels for layer, kernels, _ in store.iter_layer_kernels(path)}
 
 
 def joint_counts(filters_path: str | os.PathLike, basis: dict, edges: np.ndarray, pair: Sequence[int] = (0, 1)) -> np.ndarray:
@@ -52,7 +50,7 @@ def joint_counts(filters_path: str | os.PathLike, basis: dict, edges: np.ndarray
     pair_edges = np.asarray(edges, dtype=np.float64)[[x, y]]
     bins = pair_edges.shape[1] - 1
     total = np.zeros((bins, bins), np.int64)
-    for _, kernels, _ in io.iter_layer_kernels(filters_path):
+    for _, kernels, _ in store.iter_layer_kernels(filters_path):
         coefficients = project(kernels, basis)[:, [x, y]]
         index = np.stack([_bin_index(coefficients[:, c], pair_edges[c]) for c in range(2)], axis=1)
         inside = (index >= 0).all(axis=1)
@@ -69,19 +67,6 @@ def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     index = np.minimum(np.floor((values - low) * (bins / (high - low))), bins - 1)
     inside = (values >= low) & (values <= high)
     return np.where(inside, index, -1).astype(np.int64)
-
-
-def joint_table(counts: np.ndarray) -> pa.Table:
-    i, j = np.nonzero(counts)
-    return pa.table([pa.array(i, pa.int32()), pa.array(j, pa.int32()), pa.array(counts[i, j], pa.int64())],
-                    schema=JOINT_SCHEMA)
-
-
-def read_joint(path: str | os.PathLike, bins: int) -> np.ndarray:
-    table = io.read_table(path, ["i", "j", "count"])
-    counts = np.zeros((bins, bins), np.int64)
-    np.add.at(counts, (table.column("i").to_numpy(), table.column("j").to_numpy()), table.column("count").to_numpy())
-    return counts
 
 
 def models_line(models: pd.DataFrame, used: Sequence[str] | None = None, limit: int = 25) -> str:

@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..shift import FLOAT32_EPS, shift_matrix
+from ..store import read_histograms
 
 NOT_SETTINGS = ("model", "seed", "notes", "axes")
 
@@ -67,6 +68,29 @@ def split_half_noise(layer_counts: Sequence[np.ndarray], evr: np.ndarray, edges:
     first = sum(layer_counts[i] for i in order[:half])
     second = sum(layer_counts[i] for i in order[half:])
     return float(shift_matrix({"a": first, "b": second}, evr, edges, eps).iloc[0, 1])
+
+
+def noise_floor(histogram_files: Mapping[str, str], sets: Sequence[Sequence[str]], evr: np.ndarray,
+                edges: np.ndarray, eps: float = FLOAT32_EPS) -> dict:
+    """The noise-floor record of the shift maps: the largest D between replicates when
+    ``sets`` (``replicate_sets``) has a pair with filters, else D between random halves
+    of the database's layers.
+
+    histogram_files: model → its histogram file (``store.histogram_files``), read one at
+    a time. Returns {"value": D or None, "method", "pairs": [{"a", "b", "D"}], ("layers")}.
+    """
+    per_model, layers = {}, []
+    for model, path in histogram_files.items():
+        _, counts = read_histograms(path)
+        if sets:
+            per_model[model] = counts.sum(axis=0)
+        else:
+            layers.extend(counts)
+    value, pairs = replicate_noise(per_model, sets, evr, edges, eps) if sets else (None, [])
+    if value is not None:
+        return {"value": value, "method": "replicate seeds", "pairs": [{"a": a, "b": b, "D": d} for a, b, d in pairs]}
+    return {"value": split_half_noise(layers, evr, edges, eps), "layers": len(layers), "pairs": [],
+            "method": "random halves of the database's layers (no replicate seeds)"}
 
 
 def noise_sentence(record: Mapping) -> str:

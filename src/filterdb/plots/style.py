@@ -16,6 +16,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..errors import ColumnError, ConfigError
+from ..shift import group_labels
 
 # Okabe & Ito's eight colours (black left out: it is the colour of text and medians) and
 # five of Paul Tol's "muted" ones: told apart with the common colour-vision deficiencies.
@@ -116,7 +117,7 @@ class Groups:
 
     def key(self, values: pd.Series) -> pd.Series:
         """Each row's drawn group: its own value when shown, else OTHER."""
-        text = values.astype(str)
+        text = group_labels(values)
         return text.where(text.isin(self.shown), OTHER)
 
     def size(self, group: str) -> tuple[int, int]:
@@ -129,14 +130,15 @@ def rank_groups(table: pd.DataFrame, column: str, top_n: int = 8) -> Groups:
     """Rank the values of ``column`` in a layer (or model) table by their filters.
 
     table: rows with ``model``, ``n_filters`` and ``column``; for a colour that is fixed
-    across figures pass the whole database's table. Missing values are the group "NA".
+    across figures pass the whole database's table. Missing values are the group
+    ``shift.MISSING_GROUP``, as in every grouping.
     """
     if column not in table.columns:
         raise ColumnError(f"column {column!r} is not a column of the model or layer table; "
                        f"known columns: {', '.join(sorted(map(str, table.columns)))}")
     if not 1 <= top_n <= MAX_NAMED:
         raise ConfigError(f"config key figures.top_groups: {top_n} is outside 1…{MAX_NAMED}")
-    keys = table[column].astype(object).where(table[column].notna(), "NA").astype(str)
+    keys = group_labels(table[column])
     sums = table.assign(_g=keys).groupby("_g", sort=True).agg(filters=("n_filters", "sum"),
                                                                models=("model", "nunique"))
     order = sorted(sums.index, key=lambda g: (-int(sums.loc[g, "filters"]), g))

@@ -43,7 +43,7 @@ def local_file(row: Mapping[str, Any], what: str) -> dict:
     """
     from pathlib import Path
 
-    from ..io import sha256_of
+    from ..store import sha256_of
 
     path = Path(str(require(row, "reference")))
     if not path.is_file():

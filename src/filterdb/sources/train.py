@@ -61,7 +61,7 @@ def model_columns(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fetch(row: Mapping[str, Any], cache_dir, zoo_dir: str | Path = ZOO_DIR) -> dict:
-    from ..io import sha256_of
+    from ..store import sha256_of
 
     model_id = row["model"]
     config = _config(row)

@@ -12,7 +12,7 @@ are unpacked; a file placed there by hand is used instead of a download.
 from __future__ import annotations
 
 import gzip
-import io as _io
+import io
 import json
 import logging
 import os
@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 from filelock import FileLock
 
-from .. import fetch, io
+from .. import fetch, store
 from ..errors import FilterdbError, SourceError
 from ..registry import Registry
 from . import synthetic
@@ -71,7 +71,7 @@ class Dataset:
 
 
 def verify_sha256(path: Path, expected: str, what: str) -> None:
-    found = io.sha256_of(path)
+    found = store.sha256_of(path)
     if found != expected:
         raise DatasetError(
             f"{what}: checksum mismatch for {str(path)!r}: expected sha256 {expected}, found {found}. "
@@ -214,7 +214,7 @@ def _sklearn_digits(cache_dir: Path):
         raise DatasetError("data set 'digits' needs scikit-learn (pip install scikit-learn)") from exc
     bundled = Path(sklearn.datasets.__file__).parent / "data" / "digits.csv.gz"
     verify_sha256(bundled, DIGITS_CSV_SHA256, "scikit-learn's bundled digits.csv.gz")
-    data = np.loadtxt(_io.BytesIO(gzip.decompress(bundled.read_bytes())), delimiter=",")
+    data = np.loadtxt(io.BytesIO(gzip.decompress(bundled.read_bytes())), delimiter=",")
     x = np.round(data[:, :-1] * (255 / 16)).astype(np.uint8).reshape(-1, 1, 8, 8)  # 0…16 grey levels
     y = data[:, -1].astype(np.int64)
     train, test = stratified_split(y)
@@ -335,12 +335,12 @@ def prepare(name: str, cache_dir: str | os.PathLike) -> Path:
         log.info("building data set %s: %s", name, spec.description)
         arrays = spec.build(Path(cache_dir))
         _check_arrays(spec, arrays)
-        with io.atomic_path(npz, suffix=".npz") as tmp:
+        with store.atomic_path(npz, suffix=".npz") as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, x_train=arrays[0], y_train=arrays[1], x_test=arrays[2], y_test=arrays[3])
         # the record is written last: a data set without one is incomplete and rebuilt
-        io.write_json_atomic(record_path, {
-            "version": RECORD_VERSION, "name": name, "sha256": io.sha256_of(npz),
+        store.write_json_atomic(record_path, {
+            "version": RECORD_VERSION, "name": name, "sha256": store.sha256_of(npz),
             "description": spec.description, "visual_category": spec.visual_category,
             "n_train": int(len(arrays[1])), "n_test": int(len(arrays[3])),
             "shape": [spec.channels, spec.image_size, spec.image_size], "n_classes": spec.n_classes,
@@ -357,7 +357,7 @@ def load(name: str, cache_dir: str | os.PathLike, prepare_missing: bool = True) 
     record = _read_record(record_path)
     if record is None or not npz.is_file():
         raise DatasetError(f"data set {name!r} is not cached under {npz.parent}; run prepare() or the dataset rule")
-    found = io.sha256_of(npz)
+    found = store.sha256_of(npz)
     if found != record["sha256"]:
         raise DatasetError(
             f"cached data set {str(npz)!r} is corrupt: sha256 {found}, its record says "

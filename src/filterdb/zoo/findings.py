@@ -192,7 +192,8 @@ def findings(
     untestable when a group holds fewer filters (the shift config's minimum).
 
     layers: the database's layer table (model, layer, n_filters, conv_depth_norm,
-    depth_decile, sparsity, entropy_ratio); histograms: model → (layer ids, counts (L, 9, bins));
+    depth_decile, sparsity, entropy_ratio); histograms: model → (layer ids, counts (L, 9, bins))
+    or model → histogram file (``store.histogram_files``), as ``shift.group_histograms`` takes them;
     evr, edges: the basis' explained-variance ratios and the histograms' bin edges (9, bins + 1).
     """
     zoo = models[models["source"] == "train"] if "source" in models.columns else models

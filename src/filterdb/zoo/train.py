@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .. import io
+from .. import store
 from ..errors import FilterdbError
 from . import architectures
 from .datasets import Dataset, DatasetError, get_spec
@@ -288,7 +288,7 @@ def train(
                      "test_accuracy": test_acc, "seconds": time.perf_counter() - epoch_start}  # fmt: skip
             curve.append(point)
             log.info("model %s epoch %d/%d: %s", config.model, epoch + 1, config.epochs, json.dumps(point))
-            with io.atomic_path(ckpt, suffix=".pt") as tmp:
+            with store.atomic_path(ckpt, suffix=".pt") as tmp:
                 torch.save(
                     {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                      "schedule": schedule.state_dict(), "epoch": epoch, "curve": json.dumps(curve),
@@ -306,7 +306,7 @@ def train(
         state = _state_dict_cpu(model)
 
     weights_path = Path(weights_path)
-    with io.atomic_path(weights_path, suffix=".safetensors") as tmp:
+    with store.atomic_path(weights_path, suffix=".safetensors") as tmp:
         save_file(state, str(tmp), metadata={"model": config.model})
     record = {
         "model": config.model,
@@ -321,7 +321,7 @@ def train(
         "device": device,
         "torch": torch.__version__,
         "resumed_after_epoch": first_epoch if first_epoch else None,
-        "weights_sha256": io.sha256_of(weights_path),
+        "weights_sha256": store.sha256_of(weights_path),
     }  # fmt: skip
     timing = {
         "model": config.model,
@@ -332,8 +332,8 @@ def train(
         "device": device,
     }
     if timing_path is not None:
-        io.write_json_atomic(timing_path, timing)
-    io.write_json_atomic(record_path, record)
+        store.write_json_atomic(timing_path, timing)
+    store.write_json_atomic(record_path, record)
     ckpt.unlink(missing_ok=True)
     return record
 

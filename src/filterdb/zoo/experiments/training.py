@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ... import io
+from ... import store
 from .. import architectures
 from ..train import checkpoint_path, deterministic
 from . import data as exp_data
@@ -117,7 +117,7 @@ def fit(
         losses = (losses + [float(loss.detach())])[-per_pass:]
         step += 1
         if step % SAVE_EVERY == 0 and step < steps:
-            with io.atomic_path(resume_path, suffix=".pt") as tmp:
+            with store.atomic_path(resume_path, suffix=".pt") as tmp:
                 torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
                             "step": step, "losses": json.dumps(losses), "fingerprint": fingerprint}, tmp)  # fmt: skip
         if after_step is not None:
@@ -132,9 +132,9 @@ def state_dict_cpu(model) -> dict:
 def save_weights(state: dict, path: str | os.PathLike, name: str) -> str:
     from safetensors.torch import save_file
 
-    with io.atomic_path(path, suffix=".safetensors") as tmp:
+    with store.atomic_path(path, suffix=".safetensors") as tmp:
         save_file(state, str(tmp), metadata={"model": name})
-    return io.sha256_of(path)
+    return store.sha256_of(path)
 
 
 def load_weights(path: str | os.PathLike) -> dict:
@@ -217,7 +217,7 @@ def make_checkpoint(
     record["wall_s"] = time.perf_counter() - started
     record["cpu_s"] = time.process_time() - started_cpu
     record["torch"] = torch.__version__
-    io.write_json_atomic(record_path, record)
+    store.write_json_atomic(record_path, record)
     checkpoint_path(weights_path).unlink(missing_ok=True)
     return record
 
@@ -259,7 +259,7 @@ def finetune(
             model = build(design, checkpoint, seed)
             model.load_state_dict(source_state)
             replace_head(model, data.spec.n_classes, seed)
-            fingerprint = json.dumps({"checkpoint": io.sha256_of(checkpoint_weights), "target": data.sha256, "budget": budget,
+            fingerprint = json.dumps({"checkpoint": store.sha256_of(checkpoint_weights), "target": data.sha256, "budget": budget,
                                       "seed": seed, "recipe": recipe}, sort_keys=True)  # fmt: skip
             fitted = fit(model, x_pool[:budget], y_pool[:budget], steps=int(recipe["steps"]), batch_size=int(recipe["batch_size"]),
                          lr=recipe["lr"], weight_decay=recipe["weight_decay"], seed=seed,
@@ -271,5 +271,5 @@ def finetune(
     record = {"checkpoint": checkpoint.name, "seed": seed, "target": target, "target_sha256": data.sha256,
               "test_images": int(len(y_test)), "recipe": recipe, "results": results, "device": device,
               "wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - started_cpu}  # fmt: skip
-    io.write_json_atomic(record_path, record)
+    store.write_json_atomic(record_path, record)
     return record

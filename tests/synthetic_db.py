@@ -1,4 +1,5 @@
-"""Synthetic filters files in the project's layout, for tests and benchmarks.
+"""Synthetic filters files in the project's layout, for tests and benchmarks, and the
+layer statistics of one file as a DataFrame (what the tests compare).
 
 ``write_model`` writes ``{model}.parquet`` exactly as the dump does (same columns, row
 order and metadata), with filters drawn from a group's distribution: normal filters
@@ -12,8 +13,9 @@ import os
 from typing import Sequence
 
 import numpy as np
+import pyarrow as pa
 
-from . import io
+from filterdb import basis, shift, stats, store
 
 RESNET_LIKE = [(64, 64)] * 6 + [(128, 128)] * 8 + [(256, 256)] * 12 + [(512, 512)] * 6
 """(out_channels, in_channels) of 32 3×3 layers shaped like ResNet-34's: 2.5 M filters."""
@@ -88,7 +90,7 @@ def write_model(
     in_ch = np.concatenate(
         [np.tile(np.arange(f["in_channels"], dtype=np.int32), f["out_channels"]) for f in facts]
     ) if facts else np.zeros(0, np.int32)
-    table = io.filters_table(layer, out_ch, in_ch, np.concatenate(parts) if parts else np.zeros((0, 9), np.float32))
+    table = store.filters_table(layer, out_ch, in_ch, np.concatenate(parts) if parts else np.zeros((0, 9), np.float32))
     info = {
         "precision": "float32",
         "bn_folded": False,
@@ -99,5 +101,38 @@ def write_model(
         "depth_source": "synthetic",
         "source_detail": {"synthetic_group": int(group), "seed": int(seed)},
     }
-    io.write_table(table, path, io.file_metadata(model, model_info=info, layers=facts))
+    store.write_table(table, path, store.file_metadata(model, model_info=info, layers=facts))
     return info
+
+
+def scan_table(filters_path, model: str, cutoffs: dict | None = None) -> tuple[pa.Table, dict]:
+    """(per-layer table, moment sums) of one filters file: ``stats.scan`` without histograms."""
+    table, total, _ = stats.scan(filters_path, model, cutoffs)
+    return table, total
+
+
+def scan_filters(filters_path, model: str, cutoffs: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """``scan_table`` with the layer table as a DataFrame of the contract's dtypes."""
+    table, total = scan_table(filters_path, model, cutoffs)
+    return table.to_pandas().astype(store.LAYER_DTYPES), total
+
+
+def layer_stats(filters_path, model: str, cutoffs: dict | None = None) -> pd.DataFrame:
+    """One row per 3×3 layer of a filters file: its facts and metrics (``store.LAYER_SCHEMA``)."""
+    return scan_filters(filters_path, model, cutoffs)[0]
+
+
+def histograms_keeping_empty(filters_path, basis_: dict, edges: np.ndarray) -> pa.Table:
+    """The histogram table of one model, as ``shift.model_histograms`` counts it, but a layer
+    whose filters all fall outside a coefficient's range keeps its empty histogram (the
+    workflow refuses it): a database holding a model unlike the basis pool's."""
+    projector, binner = basis.Projector(basis_), shift.Binner(edges)
+    layers, sizes, counts = [], [], []
+    for layer, kernels, _ in store.iter_layer_kernels(filters_path):
+        part = np.zeros((9, binner.bins), np.int64)
+        for _, coefficients in projector.chunks(kernels):
+            binner.add(part, coefficients)
+        layers.append(layer)
+        sizes.append(kernels.shape[0])
+        counts.append(part)
+    return store.histograms_table(*shift.stack_histograms(layers, sizes, counts, binner.bins))
