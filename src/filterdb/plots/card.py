@@ -59,7 +59,7 @@ def model_card(model: str, row: Mapping, layers: pd.DataFrame, first_kernels: np
         filters_axis.set_title(f"first {k} filters of the first 3×3 layer\n{wrap(first['name'], 44)}",
                                fontsize=MIN_FONT + 1)
         figure.colorbar(shown, ax=filters_axis, location="bottom", shrink=0.9, aspect=30, ticks=[-1, -0.5, 0, 0.5, 1],
-                        label=f"weight / max |w| of these filters ({shown_max / first['abs_max']:.0%} of the layer's)"
+                        label=f"weight / max |w| of these filters\n({shown_max / first['abs_max']:.0%} of the layer's max |w|)"
                         if first["abs_max"] else "weight / max |w| of these filters")
     filters_axis.set_xticks([])  # not axis("off"): the layout then keeps the title clear of the suptitle
     filters_axis.set_yticks([])
