@@ -21,6 +21,7 @@ Standard library only: the Snakefile calls it when it parses the workflow.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from pathlib import Path
 
@@ -90,36 +91,36 @@ def _top_level_nodes(tree: ast.AST):
         stack.extend(child for child in ast.iter_child_nodes(node) if not isinstance(child, _DEFERRED))
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse(source: bytes, filename: str) -> ast.Module:
+    return ast.parse(source, filename)
+
+
 def _constants(path: Path) -> set[str]:
     """Names a module binds at its top level to plain values (``__version__ = "1.0"``): importing
     one runs the module, not its functions."""
     names = set()
-    for node in ast.parse(path.read_bytes(), str(path)).body:
+    for node in _parse(path.read_bytes(), str(path)).body:
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant):
             names.update(t.id for t in targets if isinstance(t, ast.Name))
     return names
 
 
-def _imports(tree: ast.AST, package: _Package, package_of: str | None, lazy: bool) -> dict[str, bool]:
-    """Modules of ``package`` the imports of ``tree`` name (only those run at import unless ``lazy``),
-    each with whether its lazy imports count too (False: only a constant is taken from it)."""
-    found: dict[str, bool] = {}
+@functools.lru_cache(maxsize=4096)
+def _named(source: bytes, filename: str, package_of: str | None, lazy: bool) -> tuple:
+    """What the module's source names, any package: ``(module, None)`` for ``import module``, an
+    ``import_module`` argument or a dotted string; ``(module, name)`` for ``from module import name``
+    (only the imports run at import unless ``lazy``)."""
+    tree = _parse(source, filename)
+    found = []
     for node in ast.walk(tree) if lazy else _top_level_nodes(tree):
         if isinstance(node, ast.Import):
-            found.update(dict.fromkeys((alias.name for alias in node.names), True))
+            found.extend((alias.name, None) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             module = _resolve(node.module, node.level, package_of)
-            if module is None or not package.is_module(module):
-                continue
-            for alias in node.names:  # a submodule, or a name the module itself defines
-                submodule = f"{module}.{alias.name}"
-                if alias.name != "*" and package.is_module(submodule):
-                    found[submodule] = True
-                else:
-                    source = package.file_of(module)
-                    constant = source is not None and alias.name in _constants(source)
-                    found[module] = found.get(module, False) or not constant
+            if module is not None:
+                found.extend((module, alias.name) for alias in node.names)
         elif lazy and isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
@@ -128,10 +129,29 @@ def _imports(tree: ast.AST, package: _Package, package_of: str | None, lazy: boo
                 level = len(target) - len(target.lstrip("."))
                 resolved = _resolve(target[level:] or None, level, package_of)
                 if resolved:
-                    found[resolved] = True
+                    found.append((resolved, None))
         elif lazy and isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value:
-            found[node.value] = True  # kept below only when it names a submodule of the package
-    return {name: full for name, full in found.items() if package.is_module(name)}
+            found.append((node.value, None))  # kept only when it names a submodule of the package
+    return tuple(found)
+
+
+def _imports(path: Path, package: _Package, package_of: str | None, lazy: bool) -> dict[str, bool]:
+    """Modules of ``package`` the imports of the file at ``path`` name (only those run at import
+    unless ``lazy``), each with whether its lazy imports count too (False: only a constant is
+    taken from it)."""
+    found: dict[str, bool] = {}
+    for module, name in _named(path.read_bytes(), str(path), package_of, lazy):
+        if not package.is_module(module):
+            continue
+        if name is None:
+            found[module] = True
+        elif name != "*" and package.is_module(f"{module}.{name}"):  # a submodule
+            found[f"{module}.{name}"] = True
+        else:  # a name the module itself defines
+            source = package.file_of(module)
+            constant = source is not None and name in _constants(source)
+            found[module] = found.get(module, False) or not constant
+    return found
 
 
 def imported_files(script: str | Path, package_dir: str | Path = PACKAGE_DIR, package: str = PACKAGE) -> list[Path]:
@@ -144,12 +164,11 @@ def imported_files(script: str | Path, package_dir: str | Path = PACKAGE_DIR, pa
     while queue:
         path, lazy = queue.pop()
         if path is None:
-            tree, package_of = ast.parse(Path(script).read_bytes(), str(script)), None
+            path, package_of = Path(script), None
         else:
-            tree = ast.parse(path.read_bytes(), str(path))
             name = pkg.name_of(path)
             package_of = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for module, whole in _imports(tree, pkg, package_of, lazy).items():
+        for module, whole in _imports(path, pkg, package_of, lazy).items():
             for name, by_name in [(m, False) for m in _ancestors(module)] + [(module, whole)]:
                 found = pkg.file_of(name)
                 if found is None or found in full or (not by_name and found in init_only):

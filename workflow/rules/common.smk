@@ -1,4 +1,5 @@
 # Config and sheet validation, the model list, paths, and input functions.
+import os
 import re
 from pathlib import Path
 
@@ -65,6 +66,8 @@ wildcard_constraints:
 
 
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
+# where envs/filterdb.post-deploy.sh finds the package to install (--sdm conda)
+os.environ.update(FILTERDB_WORKFLOW_DIR=str(workflow.basedir))
 
 
 def script_code(script):
