@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -104,7 +105,12 @@ def test_post_deploy_script_installs_the_checkout(tmp_path):
     """As Snakemake runs it: a copy under .snakemake/conda/, inside the activated new environment,
     in the run's working directory (not the checkout), FILTERDB_WORKFLOW_DIR from common.smk."""
     env_dir = tmp_path / "work" / ".snakemake" / "conda" / "0123abcd"
-    subprocess.run([sys._base_executable, "-m", "venv", str(env_dir)], check=True)
+    # the environment envs/filterdb.yaml describes, but for filterdb: this venv's packages (pip and
+    # setuptools among them) through a .pth line, which does not run their .pth files (the editable
+    # filterdb install's among them)
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    env_site = env_dir / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    (env_site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     script = env_dir.parent / "0123abcd.post-deploy.sh"
     shutil.copy(ROOT / "envs/filterdb.post-deploy.sh", script)
     shebang = script.read_text().splitlines()[0]
@@ -112,10 +118,11 @@ def test_post_deploy_script_installs_the_checkout(tmp_path):
     environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     environ.update(PATH=f"{env_dir / 'bin'}{os.pathsep}{environ['PATH']}", VIRTUAL_ENV=str(env_dir),
                    FILTERDB_WORKFLOW_DIR=str(ROOT))  # fmt: skip
+    probe = [str(env_dir / "bin/python"), "-c", "import filterdb; print(filterdb.__file__)"]
+    assert subprocess.run(probe, cwd=tmp_path, env=environ, capture_output=True).returncode != 0  # not there yet
     done = subprocess.run([*interpreter, str(script)], cwd=tmp_path / "work", env=environ, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    where = subprocess.run([str(env_dir / "bin/python"), "-c", "import filterdb; print(filterdb.__file__)"],
-                           cwd=tmp_path, env=environ, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    where = subprocess.run(probe, cwd=tmp_path, env=environ, capture_output=True, text=True, check=True).stdout
     assert Path(where.strip()).resolve().is_relative_to(ROOT / "src")
     # without the variable, it says what is missing
     del environ["FILTERDB_WORKFLOW_DIR"]

@@ -30,11 +30,7 @@ BASIS = config["basis"]
 # a frozen basis file (results/basis/basis_file.json of an earlier build, or a release's)
 FROZEN_BASIS = BASIS.get("from")
 # the basis and the histogram range are fitted on this pool (histograms cover every model)
-BASIS_POOL = [
-    m
-    for m in MODELS
-    if BASIS["pool"] == "all" or is_trained(MODEL_ROWS[m])
-]
+BASIS_POOL = [m for m in MODELS if BASIS["pool"] == "all" or is_trained(MODEL_ROWS[m])]
 if not BASIS_POOL:
     raise ValueError(
         "config key basis.pool: 'trained' selects no model (no sheet row is pretrained, packaged, "
@@ -97,7 +93,9 @@ def fetch_inputs(wildcards):
     """Files a model's fetch needs from other rules (passed to the source by name): the zoo's
     trained weights and record."""
     if row_of(wildcards.model)["source"] == "train":
-        return {key: path.format(model=wildcards.model) for key, path in ZOO_FILES.items()}
+        return {
+            key: path.format(model=wildcards.model) for key, path in ZOO_FILES.items()
+        }
     return {}
 
 
