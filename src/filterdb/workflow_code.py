@@ -13,7 +13,9 @@ The import graph is read from the source with :mod:`ast`, nothing is imported:
   ``import_module(".x")`` argument: a registry that imports by name;
 - importing ``a.b.c`` runs the ``__init__`` of ``a`` and ``a.b``: those files count, and
   what they import at module level, but not their functions' lazy imports (those run only
-  when a name of that package itself is used, and such a use imports it by name).
+  when a name of that package itself is used, and such a use imports it by name); taking a
+  plain constant from a module (``from . import __version__``) counts as running it, not
+  as using its functions.
 
 Standard library only: the Snakefile calls it when it parses the workflow.
 """
