@@ -39,11 +39,12 @@ def toy(tmp_path):
         "sub/__init__.py": "from . import shared\n",
         "sub/shared.py": "",
         "sub/deep.py": "from ..util import helper\n",
-        "registry.py": 'import importlib\nKINDS = {"a": "pkg.plugins.a"}\n\ndef get(name):\n    return importlib.import_module(KINDS[name])\n\ndef other():\n    return importlib.import_module(".plugins.b", __package__)\n',
+        "registry.py": 'import importlib\nKINDS = {"a": "pkg.plugins.a", "d": "pkg.plugins.d:run"}\n\ndef get(name):\n    return importlib.import_module(KINDS[name])\n\ndef other():\n    return importlib.import_module(".plugins.b", __package__)\n',
         "plugins/__init__.py": "",
         "plugins/a.py": "",
         "plugins/b.py": "",
         "plugins/c.py": "",
+        "plugins/d.py": "",
         "version_user.py": "from . import __version__\n",
         "unused.py": "",
     })  # fmt: skip
@@ -74,8 +75,10 @@ def test_imports_followed_through_the_kinds_of_import(toy):
     assert files("s_lazy.py") == {"__init__.py", "lazy.py", "sub/__init__.py", "sub/shared.py", "sub/deep.py",
                                   "util.py", "base.py"}  # fmt: skip
     assert files("s_sub.py") == {"__init__.py", "sub/__init__.py", "sub/shared.py", "sub/deep.py", "util.py", "base.py"}
-    # a registry that imports modules by name: a dotted string and import_module(".x", __package__)
-    assert files("s_registry.py") == {"__init__.py", "registry.py", "plugins/__init__.py", "plugins/a.py", "plugins/b.py"}
+    # a registry that imports modules by name: dotted strings ("module:attribute" too) and
+    # import_module(".x", __package__)
+    assert files("s_registry.py") == {"__init__.py", "registry.py", "plugins/__init__.py", "plugins/a.py", "plugins/b.py",
+                                      "plugins/d.py"}  # fmt: skip
     # a constant taken from the package (__version__) runs its __init__, not its lazy __getattr__
     assert files("s_version.py") == {"__init__.py", "version_user.py"}
     # a name the package's __init__ provides lazily: its function's imports count
@@ -89,6 +92,7 @@ def test_toy_edit_changes_exactly_the_importers(toy, tmp_path):
     for module, expected in [
         ("base.py", {"s_lazy.py", "s_sub.py"}),
         ("plugins/b.py", {"s_registry.py"}),
+        ("plugins/d.py", {"s_registry.py"}),
         ("plugins/c.py", set()),
         ("heavy.py", {"s_root.py"}),
         ("__init__.py", {"s_lazy.py", "s_sub.py", "s_registry.py", "s_version.py", "s_root.py"}),

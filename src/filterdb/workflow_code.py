@@ -9,8 +9,9 @@ The import graph is read from the source with :mod:`ast`, nothing is imported:
 
 - ``import a.b``, ``from a.b import c`` (``c`` a submodule or a name), relative imports;
 - imports anywhere in a module, inside functions too (lazy imports run when called);
-- a string that names a module of the package (``"filterdb.sources.npm"``) or an
-  ``import_module(".x")`` argument: a registry that imports by name;
+- a string that names a module of the package (``"filterdb.sources.npm"``, or
+  ``"filterdb.readers.onnx:read"`` in entry-point notation) or an ``import_module(".x")``
+  argument: a registry that imports by name;
 - importing ``a.b.c`` runs the ``__init__`` of ``a`` and ``a.b``: those files count, and
   what they import at module level, but not their functions' lazy imports (those run only
   when a name of that package itself is used, and such a use imports it by name); taking a
@@ -133,7 +134,8 @@ def _named(source: bytes, filename: str, package_of: str | None, lazy: bool) -> 
                 if resolved:
                     found.append((resolved, None))
         elif lazy and isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value:
-            found.append((node.value, None))  # kept only when it names a submodule of the package
+            # kept only when it names a submodule of the package; "module:attribute" names its module
+            found.append((node.value.partition(":")[0], None))
     return tuple(found)
 
 
