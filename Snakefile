@@ -2,7 +2,7 @@
 # Targets are listed in `rule all`; `snakemake -n` shows every job.
 from snakemake.utils import min_version
 
-min_version("9.0")
+min_version("9.27")
 
 
 configfile: "config/config.yaml"

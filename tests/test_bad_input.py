@@ -722,7 +722,8 @@ def test_two_runs_that_retrain_give_the_same_record_and_model_table_bytes(tmp_pa
         monkeypatch.chdir(tmp_path / run)
         train(config, digits, "results/zoo/m.safetensors", "results/zoo/m.json", device="cpu", threads=1,
               timing_path="results/benchmarks/train/m.json")  # fmt: skip
-        manifest = get_source("train").fetch(sheet_row, None)
+        manifest = get_source("train").fetch(sheet_row, None, weights="results/zoo/m.safetensors",
+                                             record="results/zoo/m.json")
         write_frame(pd.DataFrame([model_row(sheet_row, manifest, {"precision": "fp32"})]), "results/db/models.parquet")
     for name in ("zoo/m.json", "db/models.parquet"):
         assert (tmp_path / "a/results" / name).read_bytes() == (tmp_path / "b/results" / name).read_bytes(), name

@@ -134,7 +134,7 @@ def test_train_source_fetch_and_load(digits, tmp_path):
     cfg = TrainConfig.from_row(row())
     train(cfg, digits, tmp_path / "zoo_t.safetensors", tmp_path / "zoo_t.json", device="cpu", threads=1)
     source = get_source("train")
-    manifest = source.fetch(row(), None, zoo_dir=tmp_path)
+    manifest = source.fetch(row(), None, weights=tmp_path / "zoo_t.safetensors", record=tmp_path / "zoo_t.json")
     assert json.loads(json.dumps(manifest)) == manifest  # JSON-able
     columns = manifest["model_columns"]
     assert columns["data_size"] == 128 and columns["epochs"] == 1 and columns["width"] == 1.0
@@ -145,12 +145,13 @@ def test_train_source_fetch_and_load(digits, tmp_path):
     assert [c.distance for c in convs] == sorted(c.distance for c in convs)
     # the row changed since training: refused, not silently mixed
     with pytest.raises(SourceError, match="other settings"):
-        source.fetch(row(epochs="2"), None, zoo_dir=tmp_path)
+        source.fetch(row(epochs="2"), None, weights=tmp_path / "zoo_t.safetensors", record=tmp_path / "zoo_t.json")
     (tmp_path / "zoo_t.safetensors").write_bytes(b"garbage")
     with pytest.raises(SourceError, match="not the file its record"):
-        source.fetch(row(), None, zoo_dir=tmp_path)
+        source.fetch(row(), None, weights=tmp_path / "zoo_t.safetensors", record=tmp_path / "zoo_t.json")
     with pytest.raises(SourceError, match="not trained yet"):
-        source.fetch(row(model="zoo_other"), None, zoo_dir=tmp_path)
+        source.fetch(row(model="zoo_other"), None, weights=tmp_path / "zoo_other.safetensors",
+                     record=tmp_path / "zoo_other.json")
 
 
 def test_timing_table_sums(tmp_path):

@@ -386,7 +386,7 @@ def workflow_command(out_dir: str | os.PathLike, cores: int = 8) -> str:
 def study_config(sheet: pd.DataFrame) -> dict:
     """The workflow config of an imported release: its sheet, and the study's axes over the
     columns the release has."""
-    axes = {"depth_decile": {"column": "depth_decile"}}
+    axes = {"depth_decile": {"column": "depth_decile", "ordered": True}}
     for column in ("task", "visual_category", "training_dataset", "family", "precision", "pretrained"):
         if column in sheet.columns and sheet[column].nunique(dropna=True) > 0:
             axes[column] = {"column": column}

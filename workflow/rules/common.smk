@@ -1,12 +1,12 @@
 # Config and sheet validation, the model list, paths, and input functions.
-import hashlib
-import importlib.util
+import os
 import re
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from filterdb.sheet import IMPORTED_SOURCE, is_trained, load_sheets
+from filterdb.workflow_code import script_code as _script_code
 from filterdb.workflow_inputs import (
     check_config,
     check_sources,
@@ -26,15 +26,11 @@ MODELS = sorted(MODEL_ROWS)
 if not MODELS:
     raise ValueError(f"config key 'sheets' ({config['sheets']}) lists no models")
 AXES = sorted(config["shift"]["axes"])
-BASIS = config.get("basis", {})
+BASIS = config["basis"]
 # a frozen basis file (results/basis/basis_file.json of an earlier build, or a release's)
 FROZEN_BASIS = BASIS.get("from")
 # the basis and the histogram range are fitted on this pool (histograms cover every model)
-BASIS_POOL = [
-    m
-    for m in MODELS
-    if BASIS.get("pool", "trained") == "all" or is_trained(MODEL_ROWS[m])
-]
+BASIS_POOL = [m for m in MODELS if BASIS["pool"] == "all" or is_trained(MODEL_ROWS[m])]
 if not BASIS_POOL:
     raise ValueError(
         "config key basis.pool: 'trained' selects no model (no sheet row is pretrained, packaged, "
@@ -49,7 +45,7 @@ for _model in sorted(IMPORTED):
             f"{_row['_sheet']} line {_row['_line']} (model {_model!r}): source parquet: the filters file "
             f"{_row['reference']!r} does not exist (relative to the working directory {Path.cwd()})"
         )
-CACHE_DIR = config.get("cache_dir", "resources/cache")
+CACHE_DIR = config["cache_dir"]
 RANGE_POLICY = config["shift"]["range"]
 if not isinstance(RANGE_POLICY, str):
     from filterdb.shift import range_edges
@@ -65,15 +61,15 @@ wildcard_constraints:
     axis="|".join(re.escape(a) for a in AXES) if AXES else "(?!)",
 
 
-def code_version(*modules):
-    """A hash of filterdb modules, as a param: editing them reruns the rules that use them."""
-    package = Path(importlib.util.find_spec("filterdb").origin).parent
-    digest = hashlib.sha256()
-    for module in modules:
-        paths = sorted((package / module).rglob("*.py")) + [package / f"{module}.py"]
-        for path in filter(Path.is_file, paths):  # a module or a subpackage
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
+# where envs/filterdb.post-deploy.sh finds the package to install (--sdm conda)
+os.environ.update(FILTERDB_WORKFLOW_DIR=str(workflow.basedir))
+
+
+def script_code(script):
+    """A hash of a rule's script and of the filterdb modules it imports, directly or not,
+    as a param: editing a module reruns the rules whose scripts import it."""
+    return _script_code(SCRIPTS / script)
 
 
 def row_of(model):
@@ -86,12 +82,19 @@ def public_row(model):
     return {k: v for k, v in row_of(model).items() if not k.startswith("_")}
 
 
+# a zoo model's weights and training record: the train rule's outputs, the fetch rule's inputs
+ZOO_FILES = {
+    "weights": "results/zoo/{model}.safetensors",
+    "record": "results/zoo/{model}.json",
+}
+
+
 def fetch_inputs(wildcards):
-    """Files a model's fetch needs from other rules: the zoo's trained weights."""
+    """Files a model's fetch needs from other rules (passed to the source by name): the zoo's
+    trained weights and record."""
     if row_of(wildcards.model)["source"] == "train":
         return {
-            "weights": f"results/zoo/{wildcards.model}.safetensors",
-            "record": f"results/zoo/{wildcards.model}.json",
+            key: path.format(model=wildcards.model) for key, path in ZOO_FILES.items()
         }
     return {}
 

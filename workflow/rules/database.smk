@@ -19,7 +19,7 @@ rule model_table:
         runtime=10,
     params:
         rows=[public_row(m) for m in MODELS],
-        code=code_version("database", "io"),
+        code=script_code("model_table.py"),
     script:
         "../scripts/model_table.py"
 
@@ -38,6 +38,6 @@ rule layer_table:
         mem_mb=2000,
         runtime=10,
     params:
-        code=code_version("database", "io"),
+        code=script_code("layer_table.py"),
     script:
         "../scripts/layer_table.py"

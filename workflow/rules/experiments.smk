@@ -19,14 +19,6 @@ EXP_RESULTS = [
 # for `rule all` in the Snakefile, and the findings rule of zoo.smk
 EXP_FINDINGS = [f"{EXP_DIR}/findings.tsv"] if EXP.checkpoints else []
 EXP_TARGETS = EXP_RESULTS + EXP_FINDINGS
-# the modules a training job runs: editing the tables or figures retrains nothing
-EXP_CODE = (
-    *(
-        f"zoo/experiments/{m}"
-        for m in ("design", "data", "training", "pruning", "robustness")
-    ),
-    *("zoo/architectures", "zoo/datasets", "zoo/synthetic", "zoo/train"),
-)
 
 
 wildcard_constraints:
@@ -51,12 +43,7 @@ rule exp_dataset:
         runtime=30,
     params:
         cache_dir=lambda wc, output: str(Path(output.data).parents[2]),
-        code=code_version(
-            "zoo/experiments/design",
-            "zoo/experiments/data",
-            "zoo/datasets",
-            "zoo/synthetic",
-        ),
+        code=script_code("experiment_dataset.py"),
     script:
         "../scripts/experiment_dataset.py"
 
@@ -73,7 +60,7 @@ rule exp_checkpoint:
         "results/benchmarks/experiments/checkpoint/{ckpt}_s{seed}.tsv"
     conda:
         "../../envs/filterdb.yaml"
-    threads: ZOO.get("threads", 1)
+    threads: ZOO["threads"]
     resources:
         mem_mb=3000,
         runtime=60,
@@ -85,8 +72,8 @@ rule exp_checkpoint:
             for k in ("architecture", "depth", "image_size", "test_images", "budgets")
         },
         cache_dir=CACHE_DIR,
-        device=str(ZOO.get("device", "auto")),
-        code=code_version(*EXP_CODE),
+        device=ZOO["device"],
+        code=script_code("experiment_checkpoint.py"),
     script:
         "../scripts/experiment_checkpoint.py"
 
@@ -107,7 +94,7 @@ rule exp_finetune:
         "results/benchmarks/experiments/finetune/{target}/{ckpt}_s{seed}.tsv"
     conda:
         "../../envs/filterdb.yaml"
-    threads: ZOO.get("threads", 1)
+    threads: ZOO["threads"]
     resources:
         mem_mb=3000,
         runtime=30,
@@ -127,8 +114,8 @@ rule exp_finetune:
             )
         },
         cache_dir=CACHE_DIR,
-        device=str(ZOO.get("device", "auto")),
-        code=code_version(*EXP_CODE),
+        device=ZOO["device"],
+        code=script_code("experiment_finetune.py"),
     script:
         "../scripts/experiment_finetune.py"
 
@@ -154,9 +141,9 @@ rule exp_transfer_table:
         mem_mb=2000,
         runtime=10,
     params:
-        bins=config["shift"].get("bins", 70),
-        eps=config["shift"].get("eps", 1.1920929e-07),
-        code=code_version("zoo/experiments", "basis", "shift", "metrics"),
+        bins=config["shift"]["bins"],
+        eps=config["shift"]["eps"],
+        code=script_code("experiment_transfer_table.py"),
     script:
         "../scripts/experiment_transfer_table.py"
 
@@ -180,8 +167,8 @@ rule exp_degeneracy_table:
         mem_mb=2000,
         runtime=10,
     params:
-        cutoffs=config.get("flags", {}),
-        code=code_version("zoo/experiments", "metrics"),
+        cutoffs=config["flags"],
+        code=script_code("experiment_degeneracy_table.py"),
     script:
         "../scripts/experiment_degeneracy_table.py"
 
@@ -202,7 +189,7 @@ rule exp_findings:
         runtime=5,
     params:
         resamples=EXP_SETTINGS["bootstrap"],
-        code=code_version("zoo/experiments"),
+        code=script_code("experiment_findings.py"),
     script:
         "../scripts/experiment_findings.py"
 
@@ -229,6 +216,6 @@ rule exp_figure:
         runtime=5,
     params:
         resamples=EXP_SETTINGS["bootstrap"],
-        code=code_version("plots", "zoo/experiments"),
+        code=script_code("experiment_figure.py"),
     script:
         "../scripts/experiment_figure.py"

@@ -25,7 +25,7 @@ rule first_filters:
         runtime=20,
     params:
         k=KEPT_PER_LAYER,
-        code=code_version("plots", "io"),
+        code=script_code("figdata_first_filters.py"),
     script:
         "../scripts/figdata_first_filters.py"
 
@@ -48,7 +48,7 @@ rule joint_counts:
         mem_mb=4000,
         runtime=60,
     params:
-        code=code_version("plots", "basis", "io"),
+        code=script_code("figdata_joint.py"),
     script:
         "../scripts/figdata_joint.py"
 
@@ -70,8 +70,8 @@ rule noise_floor:
         runtime=10,
     params:
         sets=REPLICATE_SETS,
-        eps=config["shift"].get("eps", 1.1920929e-07),
-        code=code_version("plots", "shift"),
+        eps=config["shift"]["eps"],
+        code=script_code("figdata_noise_floor.py"),
     script:
         "../scripts/figdata_noise_floor.py"
 
@@ -96,7 +96,7 @@ rule figure_basis:
         runtime=10,
     params:
         subset=BASIS_SUBSET,
-        code=code_version("plots"),
+        code=script_code("figure_basis.py"),
     script:
         "../scripts/figure_basis.py"
 
@@ -119,10 +119,10 @@ rule figure_coefficients:
         mem_mb=2000,
         runtime=20,
     params:
-        hue=FIG.get("coefficient_hue", "visual_category"),
-        min_group_filters=FIGURE_MIN_FILTERS,
+        hue=FIG["coefficient_hue"],
+        min_group_filters=config["shift"]["min_group_filters"],
         top_groups=TOP_GROUPS,
-        code=code_version("plots", "shift"),
+        code=script_code("figure_coefficients.py"),
     script:
         "../scripts/figure_coefficients.py"
 
@@ -144,14 +144,14 @@ rule figure_joint:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code_version("plots"),
+        code=script_code("figure_joint.py"),
     script:
         "../scripts/figure_joint.py"
 
 
 rule figure_shift:
     input:
-        matrix="results/shift/{axis}.tsv",
+        matrix="results/shift/{axis}.parquet",
         groups="results/shift/{axis}.groups.tsv",
         models="results/db/models.parquet",
         noise="results/figdata/noise_floor.json",
@@ -166,18 +166,17 @@ rule figure_shift:
         mem_mb=1000,
         runtime=10,
     params:
-        ordered=lambda wc: config["shift"]["axes"][wc.axis]["column"]
-        in ("depth_decile", "conv_depth"),
+        ordered=lambda wc: config["shift"]["axes"][wc.axis]["ordered"],
         deciles=lambda wc: config["shift"]["axes"][wc.axis]["column"] == "depth_decile",
-        min_group_filters=FIGURE_MIN_FILTERS,
-        code=code_version("plots"),
+        min_group_filters=config["shift"]["min_group_filters"],
+        code=script_code("figure_shift.py"),
     script:
         "../scripts/figure_shift.py"
 
 
 rule figure_shift_summary:
     input:
-        matrices=expand("results/shift/{axis}.tsv", axis=AXES),
+        matrices=expand("results/shift/{axis}.parquet", axis=AXES),
         noise="results/figdata/noise_floor.json",
     output:
         **figure_outputs(
@@ -196,7 +195,7 @@ rule figure_shift_summary:
         runtime=10,
     params:
         axes=AXES,
-        code=code_version("plots"),
+        code=script_code("figure_shift_summary.py"),
     script:
         "../scripts/figure_shift_summary.py"
 
@@ -217,8 +216,8 @@ rule figure_first_filters:
         runtime=10,
     params:
         model=FIRST_FILTERS_MODEL,
-        per_layer=FIG.get("filters_per_layer", 32),
-        code=code_version("plots"),
+        per_layer=FIG["filters_per_layer"],
+        code=script_code("figure_first_filters.py"),
     script:
         "../scripts/figure_first_filters.py"
 
@@ -238,10 +237,10 @@ rule figure_degeneracy_by_depth:
         mem_mb=1000,
         runtime=10,
     params:
-        cutoffs=config.get("flags", {}),
-        panels=FIG.get("depth_panels", "visual_category"),
+        cutoffs=config["flags"],
+        panels=FIG["depth_panels"],
         top_groups=TOP_GROUPS,
-        code=code_version("plots"),
+        code=script_code("figure_degeneracy_by_depth.py"),
     script:
         "../scripts/figure_degeneracy_by_depth.py"
 
@@ -261,9 +260,9 @@ rule figure_degenerated_models:
         mem_mb=1000,
         runtime=10,
     params:
-        cutoffs=config.get("flags", {}),
-        top=FIG.get("degenerated_top", 40),
-        code=code_version("plots"),
+        cutoffs=config["flags"],
+        top=FIG["degenerated_top"],
+        code=script_code("figure_degenerated_models.py"),
     script:
         "../scripts/figure_degenerated_models.py"
 
@@ -293,10 +292,10 @@ rule figure_group_comparison:
         runtime=10,
     params:
         spec=lambda wc: FIG["group_comparison"][wc.comparison],
-        cutoffs=config.get("flags", {}),
-        min_group_filters=FIGURE_MIN_FILTERS,
+        cutoffs=config["flags"],
+        min_group_filters=config["shift"]["min_group_filters"],
         top_groups=TOP_GROUPS,
-        code=code_version("plots"),
+        code=script_code("figure_group_comparison.py"),
     script:
         "../scripts/figure_group_comparison.py"
 
@@ -326,9 +325,9 @@ rule model_card:
         runtime=10,
     params:
         row=lambda wc: public_row(wc.model),
-        cutoffs=config.get("flags", {}),
-        card_filters=FIG.get("card_filters", 64),
-        code=code_version("plots"),
+        cutoffs=config["flags"],
+        card_filters=FIG["card_filters"],
+        code=script_code("figure_card.py"),
     script:
         "../scripts/figure_card.py"
 
@@ -370,6 +369,6 @@ rule report_summary:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code_version("plots"),
+        code=script_code("report_summary.py"),
     script:
         "../scripts/report_summary.py"

@@ -2,20 +2,17 @@
 # for workflow/rules/figures.smk (kept apart: the linter wants rules and functions apart).
 from filterdb.plots.noise import replicate_sets
 
-FIG = config.get("figures", {})
+FIG = config["figures"]
 # the default model of the first-filters figure: the first row of the first sheet
 FIRST_SHEET_MODEL = next(iter(MODEL_ROWS))
-FIRST_FILTERS_MODEL = FIG.get("first_filters_model") or FIRST_SHEET_MODEL
+FIRST_FILTERS_MODEL = FIG["first_filters_model"] or FIRST_SHEET_MODEL
 if FIRST_FILTERS_MODEL not in MODELS:
     raise ValueError(
         f"config key figures.first_filters_model: {FIRST_FILTERS_MODEL!r} is not a model of the sheets "
         f"{config['sheets']}; pick one of: {', '.join(MODELS)}"
     )
-COMPARISONS = sorted(FIG.get("group_comparison", {}))
-FIGURE_MIN_FILTERS = FIG.get("min_group_filters") or config["shift"].get(
-    "min_group_filters", 1000
-)
-TOP_GROUPS = FIG.get("top_groups", 8)
+COMPARISONS = sorted(FIG["group_comparison"])
+TOP_GROUPS = FIG["top_groups"]
 # replicates (same sheet row but for the seed) give the shift maps' noise floor
 REPLICATE_SETS = replicate_sets(MODEL_ROWS)
 # default: the visual category with the most models
@@ -37,7 +34,7 @@ if not BASIS_SUBSET_MODELS:
         f"config key figures.basis_subset: no model of the sheets has {BASIS_SUBSET['column']} = "
         f"{BASIS_SUBSET['value']!r}; values there: {', '.join(_values)}"
     )
-KEPT_PER_LAYER = max(FIG.get("filters_per_layer", 32), FIG.get("card_filters", 64))
+KEPT_PER_LAYER = max(FIG["filters_per_layer"], FIG["card_filters"])
 
 # the report's opening page includes it (workflow/report/workflow.rst)
 SUMMARY_RST = "results/report/summary.rst"

@@ -17,7 +17,7 @@ rule fetch:
     params:
         row=lambda wc: public_row(wc.model),
         cache_dir=CACHE_DIR,
-        code=code_version("sources", "fetch"),
+        code=script_code("fetch.py"),
     script:
         "../scripts/fetch.py"
 
@@ -39,7 +39,7 @@ rule dump:
         runtime=60,
     params:
         row=lambda wc: public_row(wc.model),
-        on_nonfinite=config.get("extract", {}).get("on_nonfinite", "error"),
-        code=code_version("sources", "readers", "extract", "io", "_writer"),
+        on_nonfinite=config["extract"]["on_nonfinite"],
+        code=script_code("dump.py"),
     script:
         "../scripts/dump.py"

@@ -21,7 +21,7 @@ if FROZEN_BASIS:
             mem_mb=1000,
             runtime=10,
         params:
-            code=code_version("basis"),
+            code=script_code("frozen_basis.py"),
         script:
             "../scripts/frozen_basis.py"
 
@@ -42,8 +42,8 @@ else:
             mem_mb=1000,
             runtime=10,
         params:
-            exclude_duplicates=BASIS.get("exclude_duplicates", True),
-            code=code_version("basis", "database"),
+            exclude_duplicates=BASIS["exclude_duplicates"],
+            code=script_code("basis.py"),
         script:
             "../scripts/basis.py"
 
@@ -64,7 +64,7 @@ else:
             mem_mb=4000,
             runtime=60,
         params:
-            code=code_version("basis", "io", "_pages"),
+            code=script_code("model_range.py"),
         script:
             "../scripts/model_range.py"
 
@@ -87,9 +87,10 @@ else:
             mem_mb=1000,
             runtime=10,
         params:
-            bins=config["shift"].get("bins", 70),
+            bins=config["shift"]["bins"],
             range=RANGE_POLICY,
-            exclude_duplicates=BASIS.get("exclude_duplicates", True),
+            exclude_duplicates=BASIS["exclude_duplicates"],
+            code=script_code("bin_edges.py"),
         script:
             "../scripts/bin_edges.py"
 
@@ -111,7 +112,7 @@ else:
             mem_mb=4000,
             runtime=60,
         params:
-            code=code_version("shift", "basis", "io", "_pages"),
+            code=script_code("histograms.py"),
         script:
             "../scripts/histograms.py"
 
@@ -130,7 +131,7 @@ else:
             mem_mb=1000,
             runtime=10,
         params:
-            code=code_version("basis"),
+            code=script_code("basis_file.py"),
         script:
             "../scripts/basis_file.py"
 
@@ -157,10 +158,13 @@ rule shift:
         mem_mb=2000,
         runtime=30,
     params:
-        axis=lambda wc: config["shift"]["axes"][wc.axis],
-        eps=config["shift"].get("eps", 1.1920929e-07),
-        min_group_filters=config["shift"].get("min_group_filters", 1000),
-        exclude_duplicates=BASIS.get("exclude_duplicates", True),
-        code=code_version("shift", "axes", "database"),
+        # `ordered` is the figure's business: changing it redraws, it does not recompute
+        axis=lambda wc: {
+            k: v for k, v in config["shift"]["axes"][wc.axis].items() if k != "ordered"
+        },
+        eps=config["shift"]["eps"],
+        min_group_filters=config["shift"]["min_group_filters"],
+        exclude_duplicates=BASIS["exclude_duplicates"],
+        code=script_code("shift.py"),
     script:
         "../scripts/shift.py"

@@ -20,7 +20,7 @@ rule layer_stats:
         mem_mb=4000,
         runtime=60,
     params:
-        cutoffs=config.get("flags", {}),
-        code=code_version("stats", "metrics", "basis", "shift", "io", "_pages"),
+        cutoffs=config["flags"],
+        code=script_code("layer_stats.py"),
     script:
         "../scripts/layer_stats.py"

@@ -7,14 +7,12 @@ from filterdb.zoo import check_rows, cuda_visible, dataset_of, zoo_models
 
 check_rows(MODEL_ROWS)  # a bad zoo row fails the dry run, naming model and column
 ZOO_MODELS = zoo_models(MODEL_ROWS)
-ZOO = config.get("zoo", {})
-ZOO_GPU = cuda_visible(str(ZOO.get("device", "auto")))  # without importing torch
+ZOO = config["zoo"]
+ZOO_GPU = cuda_visible(ZOO["device"])  # without importing torch
 # for `rule all` in the Snakefile: the zoo's models, timing table and findings
 ZOO_TARGETS = (
     [
-        *expand(
-            "results/zoo/{model}.{ext}", model=ZOO_MODELS, ext=("safetensors", "json")
-        ),
+        *expand(list(ZOO_FILES.values()), model=ZOO_MODELS),
         "results/zoo/timing.tsv",
         "results/findings.tsv",
     ]
@@ -39,7 +37,7 @@ rule dataset:
         runtime=30,
     params:
         cache_dir=lambda wc, output: str(Path(output.data).parent.parent),
-        code=code_version("zoo/datasets", "zoo/synthetic"),
+        code=script_code("prepare_dataset.py"),
     script:
         "../scripts/prepare_dataset.py"
 
@@ -49,8 +47,7 @@ rule train:
         data=lambda wc: f"{CACHE_DIR}/datasets/{dataset_of(row_of(wc.model))}.npz",
         record=lambda wc: f"{CACHE_DIR}/datasets/{dataset_of(row_of(wc.model))}.json",
     output:
-        weights="results/zoo/{model}.safetensors",
-        record="results/zoo/{model}.json",
+        **ZOO_FILES,
         # the run's own measurements, kept out of the record (and so out of the database)
         timing="results/benchmarks/train/{model}.json",
     log:
@@ -59,7 +56,7 @@ rule train:
         "results/benchmarks/train/{model}.tsv"
     conda:
         "../../envs/filterdb.yaml"
-    threads: ZOO.get("threads", 1)
+    threads: ZOO["threads"]
     resources:
         mem_mb=4000,
         runtime=60,
@@ -69,10 +66,8 @@ rule train:
         cache_dir=lambda wc, input: str(Path(input.data).parent.parent),
         # "auto" resolves on the node that runs the job, so the param does not
         # depend on the host that parses the workflow (no retraining on a cluster)
-        device=str(ZOO.get("device", "auto")),
-        code=code_version(
-            "zoo/train", "zoo/architectures", "zoo/datasets", "zoo/synthetic"
-        ),
+        device=ZOO["device"],
+        code=script_code("train_model.py"),
     script:
         "../scripts/train_model.py"
 
@@ -81,7 +76,7 @@ rule zoo_timing:
     input:
         benchmarks=expand("results/benchmarks/train/{model}.tsv", model=ZOO_MODELS),
         timings=expand("results/benchmarks/train/{model}.json", model=ZOO_MODELS),
-        records=expand("results/zoo/{model}.json", model=ZOO_MODELS),
+        records=expand(ZOO_FILES["record"], model=ZOO_MODELS),
     output:
         report(
             "results/zoo/timing.tsv",
@@ -96,6 +91,8 @@ rule zoo_timing:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=script_code("zoo_timing.py"),
     script:
         "../scripts/zoo_timing.py"
 
@@ -123,11 +120,8 @@ rule findings:
         mem_mb=2000,
         runtime=10,
     params:
-        eps=config["shift"].get("eps", 1.1920929e-07),
-        min_group_filters=ZOO.get(
-            "findings_min_group_filters",
-            config["shift"].get("min_group_filters", 1000),
-        ),
-        code=code_version("zoo/findings", "shift"),
+        eps=config["shift"]["eps"],
+        min_group_filters=config["shift"]["min_group_filters"],
+        code=script_code("findings.py"),
     script:
         "../scripts/findings.py"

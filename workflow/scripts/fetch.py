@@ -6,7 +6,8 @@ from filterdb.sources import get_source
 
 def step():
     row = snakemake.params.row
-    manifest = get_source(row["source"]).fetch(row, snakemake.params.cache_dir)
+    # the rule's named inputs (the zoo's trained weights and record) are the source's keyword arguments
+    manifest = get_source(row["source"]).fetch(row, snakemake.params.cache_dir, **dict(snakemake.input.items()))
     write_json_atomic(snakemake.output.manifest, {"model": row["model"], "source": row["source"], **manifest})
 
 

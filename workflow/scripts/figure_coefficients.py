@@ -34,7 +34,7 @@ def step():
         f"{drawn_filters:,} filters in {len(sums)} rows, {edges.shape[1] - 1} bins per coefficient over the "
         "database-wide range.",
         pooled_line(groups),
-        f"Left out (fewer than {minimum:,} filters, config ``figures.min_group_filters``): {', '.join(small)}."
+        f"Left out (fewer than {minimum:,} filters, config ``shift.min_group_filters``): {', '.join(small)}."
         if small else f"No group was left out as too small (minimum {minimum:,} filters).",
     ])
 

@@ -32,7 +32,7 @@ def step():
                     if g in sizes.index) + ".",
         f"'{OTHER}' pools the {len(pooled)} smaller groups beyond the {top} largest (config ``figures.top_groups``): "
         f"{', '.join(pooled)}." if pooled else "",
-        f"Left out (fewer than {minimum:,} filters, config ``figures.min_group_filters``): {', '.join(left_out)}."
+        f"Left out (fewer than {minimum:,} filters, config ``shift.min_group_filters``): {', '.join(left_out)}."
         if left_out else f"No group was left out as too small (minimum {minimum:,} filters).",
     ])
 

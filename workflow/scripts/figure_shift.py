@@ -1,6 +1,5 @@
 """Rule figure_shift: the heatmap of one axis's shift matrix, with the noise floor."""
 import json
-from pathlib import Path
 
 from filterdb import store
 from filterdb.plots.common import save_all, write_notes
@@ -16,7 +15,7 @@ def sizes(table):
 
 def step():
     # the Parquet matrix; an input naming the TSV beside it (an output of the same job) reads it too
-    matrix = store.read_shift(Path(snakemake.input.matrix).with_suffix(".parquet"))
+    matrix = store.read_shift(snakemake.input.matrix)
     groups = store.read_shift_groups(snakemake.input.groups)
     with open(snakemake.input.noise) as handle:
         noise = json.load(handle)
@@ -36,7 +35,7 @@ def step():
         f"Groups drawn ({len(drawn)} of {len(groups)}, {drawn_filters:,} filters): "
         f"{sizes(groups[groups['group'].isin(drawn)]) or 'none'}.",
         f"**Not drawn** (fewer than {minimum:,} filters, or fewer than two groups to compare): {sizes(left)}."
-        if len(left) else f"No group was left out (minimum {minimum:,} filters, config ``figures.min_group_filters``).",
+        if len(left) else f"No group was left out (minimum {minimum:,} filters, config ``shift.min_group_filters``).",
         noise_sentence(noise),
         "" if printed or len(drawn) < 2 else
         f"The values are not printed: at {len(drawn)} groups they would be smaller than 7 pt; they are in "

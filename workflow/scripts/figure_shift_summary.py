@@ -1,6 +1,5 @@
 """Rule figure_shift_summary: the spread of pairwise D per axis, side by side."""
 import json
-from pathlib import Path
 
 import pandas as pd
 
@@ -12,8 +11,7 @@ from filterdb.runner import run_step
 
 
 def step():
-    # the Parquet matrices; inputs naming the TSVs beside them (outputs of the same jobs) read them too
-    matrices = {axis: store.read_shift(Path(path).with_suffix(".parquet"))
+    matrices = {axis: store.read_shift(path)
                 for axis, path in zip(snakemake.params.axes, snakemake.input.matrices)}
     with open(snakemake.input.noise) as handle:
         noise = json.load(handle)

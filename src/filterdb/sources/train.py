@@ -3,9 +3,10 @@
 Sheet columns (see ``config/zoo.tsv``): ``architecture`` (vgg, resnet, mobilenet),
 ``dataset`` (a zoo data set, :mod:`filterdb.zoo.datasets`), ``task``
 (classification, denoising), ``width``, ``depth``, ``epochs``, ``data_size``,
-``seed``. The ``train`` rule writes ``results/zoo/{model}.safetensors`` and the
-training record ``results/zoo/{model}.json``; ``fetch`` checks both against each other
-and the row, ``load`` rebuilds the architecture and reads the weights.
+``seed``. The ``train`` rule writes the weights (``.safetensors``) and the training
+record (``.json``); the ``fetch`` rule takes both as its input and passes their paths to
+``fetch``, which checks them against each other and the row; ``load`` rebuilds the
+architecture and reads the weights.
 """
 
 from __future__ import annotations
@@ -17,13 +18,6 @@ from typing import Any, Mapping
 from ..errors import SourceError
 from ..model import LoadedModel
 from .torch_graph import convs_from_module
-
-ZOO_DIR = Path("results/zoo")  # relative to the workflow root, the working directory of jobs
-
-
-def zoo_paths(model_id: str, zoo_dir: str | Path = ZOO_DIR) -> tuple[Path, Path]:
-    """(weights, training record) of a zoo model."""
-    return Path(zoo_dir) / f"{model_id}.safetensors", Path(zoo_dir) / f"{model_id}.json"
 
 
 def _config(row: Mapping[str, Any]):
@@ -60,12 +54,14 @@ def model_columns(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def fetch(row: Mapping[str, Any], cache_dir, zoo_dir: str | Path = ZOO_DIR) -> dict:
+def fetch(row: Mapping[str, Any], cache_dir, weights: str | Path, record: str | Path) -> dict:
+    """The manifest of a trained zoo model. weights, record: the files the ``train`` rule wrote
+    for this row (the ``fetch`` rule's input)."""
     from ..store import sha256_of
 
     model_id = row["model"]
     config = _config(row)
-    weights, record_path = zoo_paths(model_id, zoo_dir)
+    weights, record_path = Path(weights), Path(record)
     if not weights.is_file() or not record_path.is_file():
         raise SourceError(
             f"model {model_id!r}: the zoo model is not trained yet ({weights} / {record_path} missing); "

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...shift import FLOAT32_EPS
 from .design import Design
 from .measures import degeneracy, filter_distances, mean_interval, spearman, spearman_interval, verdict
 
@@ -49,7 +50,7 @@ def _kernels(weights_path) -> np.ndarray:
 
 
 def transfer_table(design: Design, checkpoint_records: list, checkpoint_weights: list, finetune_records: list,
-                   bins: int = 70, eps: float = 1.1920929e-07) -> pd.DataFrame:  # fmt: skip
+                   bins: int = 70, eps: float = FLOAT32_EPS) -> pd.DataFrame:  # fmt: skip
     """Rows of the transfer experiment (paths in any order; records name their checkpoint and seed)."""
     records = {(r["checkpoint"], r["seed"]): r for r in _read(checkpoint_records)}
     table = _finetune_rows(design, _read(finetune_records))
