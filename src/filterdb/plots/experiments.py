@@ -25,7 +25,8 @@ def transfer_figure(table: pd.DataFrame, resamples: int = 2000):
     columns = sorted(sources["row"].unique(), key=lambda r: (sources.loc[sources["row"] == r, "category"].iloc[0] != "real", r))
     panels = sorted(table[["target", "budget"]].drop_duplicates().itertuples(index=False, name=None))
     levels = sorted(sources["classes"].unique())
-    sizes = sorted(sources["data_size"].unique())
+    sizes = spaced_ticks(sorted(sources["data_size"].unique()))
+    labelled = set()  # each classes level named in the legend once, at its first line
     palette = dict(zip(levels, PALETTE))
     figure, axes = plt.subplots(len(panels), len(columns), figsize=(2.4 * len(columns) + 1, 2.1 * len(panels) + 0.8),
                                 sharex=True, sharey="row", squeeze=False)  # fmt: skip
@@ -45,16 +46,18 @@ def transfer_figure(table: pd.DataFrame, resamples: int = 2000):
                     axis.axhline(base.mean(), color="0.3", linestyle=style, linewidth=1, label=role if (i, j) == (0, 0) else None)
                     axis.axhspan(base.min(), base.max(), color="0.5", alpha=0.12, linewidth=0)
             if part.empty:
-                axis.text(0.5, 0.5, "not a held-out\ntarget", transform=axis.transAxes, ha="center", va="center", fontsize=8, color="0.4")
+                axis.text(0.5, 0.5, "not a held-out\ntarget", transform=axis.transAxes, ha="center", va="center", fontsize=8,
+                          color="0.4", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
                 continue
             for level, group in part.groupby("classes"):
                 stats = group.groupby("data_size")["accuracy"].agg(["mean", "min", "max"]).reset_index()
                 axis.errorbar(stats["data_size"], stats["mean"], yerr=[stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
                               marker="o", markersize=3, linewidth=1, capsize=2, color=palette[level],
-                              label=f"{level} classes" if (i, j) == (0, 0) else None)  # fmt: skip
+                              label=None if level in labelled else f"{level} classes")  # fmt: skip
+                labelled.add(level)
             axis.set_xscale("log")
             axis.xaxis.set_minor_formatter(NullFormatter())
-            axis.set_xticks(sizes, [f"{s / 1000:g}k" for s in sizes])
+            axis.set_xticks(sizes, [f"{s / 1000:.0f}k" for s in sizes])
             axis.tick_params(labelsize=7)
     for axis in axes[-1]:
         axis.set_xlabel("source images", fontsize=8)
@@ -69,6 +72,15 @@ def transfer_figure(table: pd.DataFrame, resamples: int = 2000):
                      f"classes (synthetic); pixel spread (RMS pixel distance between images) of each source's largest set: {spread}.")  # fmt: skip
     figure.tight_layout(rect=(0, 0.04, 1, 0.95))
     return figure
+
+
+def spaced_ticks(values, factor: float = 1.5):
+    """Sorted values thinned so that neighbouring log-axis ticks differ by at least ``factor``."""
+    kept = []
+    for value in values:
+        if not kept or value >= kept[-1] * factor:
+            kept.append(value)
+    return kept
 
 
 DEGENERACY_X = "degenerated_filter_share"
