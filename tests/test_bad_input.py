@@ -668,7 +668,8 @@ def all_outputs(tmp_path_factory):
         ("results/filters/m0.parquet", "dump"),
         ("results/models/m1.json", "fetch"),
         ("results/hist/m0.parquet", "histograms"),
-        ("results/figdata/joint/m1.parquet", "joint_counts"),
+        ("results/figdata/joint/m1.parquet", "histograms"),
+        ("results/figdata/first_filters/m1.parquet", "layer_stats"),
     ],
 )
 def test_deleted_per_model_file_is_rebuilt_by_the_next_run(all_outputs, deleted, rule):

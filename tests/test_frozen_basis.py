@@ -60,6 +60,37 @@ def test_one_pass_gives_the_histograms_of_two(tmp_path):
         assert np.array_equal(got, expected)
 
 
+@pytest.mark.parametrize("row_group_size", [None, 37])
+def test_joint_counts_of_the_histogram_pass_equal_the_separate_read(tmp_path, row_group_size):
+    """The c0–c1 joint counts written by the histogram pass (histograms rule) and by the
+    frozen-basis stats pass (layer_stats) have the bytes of plots.data.joint_counts' table."""
+    import pyarrow.parquet as pq
+
+    from filterdb.plots.data import joint_counts
+
+    path = tmp_path / "m.parquet"
+    synthetic.write_model(path, "m", [(16, 8), (32, 32), (8, 4)], seed=3)
+    if row_group_size:
+        pq.write_table(store.open_filters(path).read(), tmp_path / "c.parquet", row_group_size=row_group_size)
+        path = tmp_path / "c.parquet"
+    b = basis.basis_from_moments([basis.moments(path)])
+    low, high = basis.coefficient_range(path, b)
+    # a range narrower than the data: filters outside it in c0 or c1 are not counted
+    edges = shift.range_edges("paper", low * 0.6, high * 0.6, 70)
+    expected = joint_counts(path, b, edges, (0, 1))
+    assert 0 < expected.sum() < 16 * 8 + 32 * 32 + 8 * 4  # some filters are outside
+    joint = shift.JointCounter(edges, (0, 1))
+    histograms = shift.model_histograms(path, b, edges, joint)
+    assert np.array_equal(joint.counts, expected)
+    for got, alone in zip(histograms, shift.model_histograms(path, b, edges)):
+        assert np.array_equal(got, alone)
+    stats.write_layer_stats(path, tmp_path / "l.parquet", "m", moments_path=tmp_path / "m.npz",
+                            histograms_path=tmp_path / "h.parquet", binning=(b, edges),
+                            joint_path=tmp_path / "joint.parquet")  # fmt: skip
+    store.write_table(store.joint_table(expected), tmp_path / "alone.parquet", store.file_metadata("m"))
+    assert (tmp_path / "joint.parquet").read_bytes() == (tmp_path / "alone.parquet").read_bytes()
+
+
 def test_basis_file_round_trip_and_refuses_an_edited_file(tmp_path):
     path = tmp_path / "m.parquet"
     synthetic.write_model(path, "m", [(16, 8)], seed=1)
@@ -119,7 +150,7 @@ def test_adding_a_model_with_a_frozen_basis_costs_that_model(tmp_path):
     jobs = planned_jobs(snakemake(work, "-n", "--configfile", config))
     per_model = {(rule, model) for rule, model in jobs if model}
     assert {model for _, model in per_model} == {"m4"}, sorted(per_model)
-    assert {rule for rule, _ in per_model} == {"layer_stats", "first_filters", "joint_counts", "model_card"}
+    assert {rule for rule, _ in per_model} == {"layer_stats", "model_card"}
     reduce_steps = {rule for rule, model in jobs if not model}
     assert not reduce_steps & {"frozen_basis", "basis", "bin_edges"}
     assert {"model_table", "layer_table", "shift"} <= reduce_steps

@@ -79,8 +79,8 @@ def test_each_figure_rebuilds_alone_by_path(run):
     targets = [f"results/figures/{name}.pdf" for name in figure_names()] + [f"results/cards/{m}.png" for m in MODELS]
     result = snakemake(run, "-n", *MTIME, "--force", *targets, "--configfile", CONFIG)  # --configfile takes several values
     counts = job_counts(result.stdout)
-    upstream = {"fetch", "dump", "layer_stats", "basis", "histograms", "shift", "first_filters",
-                "joint_counts", "model_table", "layer_table", "model_range", "bin_edges"}
+    upstream = {"fetch", "dump", "layer_stats", "basis", "histograms", "shift",
+                "model_table", "layer_table", "model_range", "bin_edges"}
     assert not upstream & set(counts), counts
     assert sum(counts.values()) == len(targets), counts
 
@@ -107,7 +107,7 @@ def test_touching_one_models_filters_rebuilds_only_what_depends_on_it(run):
     finally:
         os.utime(touched, (stat.st_atime, stat.st_mtime))
     counts = job_counts(result.stdout)
-    assert counts["model_card"] == 1 and counts["first_filters"] == 1 and counts["layer_stats"] == 1, counts
+    assert counts["model_card"] == 1 and counts["layer_stats"] == 1, counts
     assert "results/cards/smoke_resnet18_s0.png" in result.stdout
     for other in MODELS[:2] + MODELS[3:]:
         assert f"output: results/cards/{other}.png" not in result.stdout, other

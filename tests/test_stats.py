@@ -76,3 +76,23 @@ def test_metadata_that_disagrees_with_the_rows(tmp_path, model_file):
     # caught when the metadata is read: n_filters no longer fits the layer's channels
     with pytest.raises(store.SchemaError, match=r"x\.parquet: inconsistent layer metadata: layer 1 \('layer1.conv'\): n_filters=129"):
         synthetic.layer_stats(tmp_path / "x.parquet", "m")
+
+
+@pytest.mark.parametrize("k", [1, 5, 20, 1000])
+@pytest.mark.parametrize("row_group_size", [None, 37])
+def test_first_filters_of_the_stats_pass_equal_the_separate_read(model_file, tmp_path, k, row_group_size):
+    """layer_stats writes the first k filters of each layer in its pass over the file: the
+    same bytes as plots.data.first_filters (the separate read it replaces), also when a
+    layer spans row groups (the pass reuses its buffers)."""
+    import pyarrow.parquet as pq
+
+    from filterdb.plots.data import first_filters
+
+    path = model_file
+    if row_group_size:
+        path = tmp_path / "chunked.parquet"
+        pq.write_table(store.open_filters(model_file).read(), path, row_group_size=row_group_size)
+    stats.write_layer_stats(path, tmp_path / "l.parquet", "m", first_path=tmp_path / "first.parquet", first_k=k)
+    store.write_table(first_filters(path, k), tmp_path / "alone.parquet", store.file_metadata("m"))
+    assert (tmp_path / "first.parquet").read_bytes() == (tmp_path / "alone.parquet").read_bytes()
+    assert stats.FirstFilters(k).table().num_rows == 0

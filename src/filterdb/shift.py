@@ -149,16 +149,55 @@ def histogram_counts(coefficients: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts
 
 
+class JointCounter:
+    """The 2-D histogram (bins, bins) of one coefficient pair (x, y) over the shared edges
+    (9, bins + 1), counted chunk by chunk: the counts of ``plots.data.joint_counts``, taken
+    in the pass that counts the 1-D histograms (``layer_counts(..., joint=)``).
+
+    Bin rule as ``Binner`` (equal-width bins, the last one closed); a filter outside the
+    range in either coefficient is not counted.
+    """
+
+    def __init__(self, edges: np.ndarray, pair: tuple[int, int] = (0, 1)):
+        self.pair = tuple(pair)
+        self.edges = np.asarray(edges, dtype=np.float64)[list(self.pair)]
+        self.bins = self.edges.shape[1] - 1
+        self.counts = np.zeros((self.bins, self.bins), np.int64)
+
+    def add(self, coefficients: np.ndarray) -> None:
+        """Count the (9, k) coefficients (left unchanged)."""
+        x, y = self.pair
+        ix = bin_index(coefficients[x], self.edges[0])
+        iy = bin_index(coefficients[y], self.edges[1])
+        inside = (ix >= 0) & (iy >= 0)
+        flat = ix[inside] * self.bins + iy[inside]
+        self.counts += np.bincount(flat, minlength=self.bins * self.bins).reshape(self.bins, self.bins)
+
+
+def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each value, −1 outside [edges[0], edges[-1]]; equal-width bins, the last one
+    closed (the rule of ``Binner``)."""
+    bins = len(edges) - 1
+    low, high = edges[0], edges[-1]
+    index = np.minimum(np.floor((values - low) * (bins / (high - low))), bins - 1)
+    inside = (values >= low) & (values <= high)
+    return np.where(inside, index, -1).astype(np.int64)
+
+
 def layer_counts(
-    kernels: np.ndarray, projector: Projector, binner: Binner, filters_path, layer: int
+    kernels: np.ndarray, projector: Projector, binner: Binner, filters_path, layer: int,
+    joint: JointCounter | None = None,
 ) -> np.ndarray:
-    """Counts (9, bins) of one layer's (n, 9) kernels in the basis of ``projector``.
+    """Counts (9, bins) of one layer's (n, 9) kernels in the basis of ``projector``; with
+    ``joint``, the layer's filters are added to its 2-D counts too (same coefficients).
 
     A DataError names the file, layer and coefficient when all the layer's filters fall
     outside a coefficient's range (a fixed range too narrow).
     """
     counts = np.zeros((9, binner.bins), np.int64)
     for _, coefficients in projector.chunks(kernels):
+        if joint is not None:  # before binner.add, which overwrites the coefficients
+            joint.add(coefficients)
         if not binner.add(counts, coefficients):  # NaN coefficients: NaN/Inf weights
             store.check_finite_kernels(kernels, filters_path, layer)
     empty = np.flatnonzero(counts.sum(axis=1) == 0)
@@ -172,15 +211,15 @@ def layer_counts(
 
 
 def model_histograms(
-    filters_path: str | os.PathLike, basis: dict, edges: np.ndarray
+    filters_path: str | os.PathLike, basis: dict, edges: np.ndarray, joint: JointCounter | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(layer ids (L,), filters per layer (L,), counts (L, 9, bins)) of one model's filters
-    (see ``layer_counts``)."""
+    (see ``layer_counts``); with ``joint``, its 2-D counts too, in the same pass."""
     binner = Binner(edges)
     projector = Projector(basis)
     layers, sizes, counts = [], [], []
     for layer, kernels, _ in store.iter_layer_kernels(filters_path, check_finite=False, transient=True):
-        counts.append(layer_counts(kernels, projector, binner, filters_path, layer))
+        counts.append(layer_counts(kernels, projector, binner, filters_path, layer, joint))
         layers.append(layer)
         sizes.append(kernels.shape[0])
     return stack_histograms(layers, sizes, counts, binner.bins)

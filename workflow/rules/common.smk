@@ -46,6 +46,10 @@ for _model in sorted(IMPORTED):
             f"{_row['reference']!r} does not exist (relative to the working directory {Path.cwd()})"
         )
 CACHE_DIR = config["cache_dir"]
+# filters kept per layer for the first-filters figure and the model cards (layer_stats writes them)
+KEPT_PER_LAYER = max(
+    config["figures"]["filters_per_layer"], config["figures"]["card_filters"]
+)
 RANGE_POLICY = config["shift"]["range"]
 if not isinstance(RANGE_POLICY, str):
     from filterdb.shift import range_edges
@@ -125,12 +129,17 @@ def frozen_basis_inputs(wildcards):
 
 
 def layer_stats_outputs():
+    """layer_stats' files: from its one read of the filters, the layer table, moment sums and
+    the first filters of each layer (figures, cards); with a frozen basis, the histograms
+    and the c0–c1 joint counts too (else the histograms rule writes those)."""
     outputs = {
         "layers": "results/layers/{model}.parquet",
         "moments": "results/moments/{model}.npz",
+        "first": "results/figdata/first_filters/{model}.parquet",
     }
     if FROZEN_BASIS:
         outputs["histograms"] = "results/hist/{model}.parquet"
+        outputs["joint"] = "results/figdata/joint/{model}.parquet"
     return outputs
 
 

@@ -1,56 +1,11 @@
 # Figures of the study and the report's tables; each figure is a file target that
 # rebuilds alone (`snakemake results/figures/NAME.pdf`). Database-wide figures read only
-# small reductions (tables, histograms, shift matrices, per-model figure data); per-model
-# figure data is streamed from one model's filters file.
+# small reductions (tables, histograms, shift matrices, per-model figure data); the
+# per-model figure data (results/figdata/first_filters, results/figdata/joint) is written
+# by layer_stats and the histogram pass (workflow/rules/stats.smk, shift.smk).
 
 
 include: "figures_common.smk"
-
-
-# --- per-model figure data -------------------------------------------------------------
-
-
-rule first_filters:
-    input:
-        filters=filters_input,
-    output:
-        first="results/figdata/first_filters/{model}.parquet",
-    log:
-        "results/logs/figdata/first_filters/{model}.log",
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    params:
-        k=KEPT_PER_LAYER,
-        code=script_code("figdata_first_filters.py"),
-    script:
-        "../scripts/figdata_first_filters.py"
-
-
-rule joint_counts:
-    input:
-        filters=filters_input,
-        basis="results/basis/basis.json",
-        edges="results/basis/bin_edges.json",
-    output:
-        joint="results/figdata/joint/{model}.parquet",
-    log:
-        "results/logs/figdata/joint/{model}.log",
-    benchmark:
-        "results/benchmarks/figdata_joint/{model}.tsv"
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        code=script_code("figdata_joint.py"),
-    script:
-        "../scripts/figdata_joint.py"
 
 
 rule noise_floor:

@@ -34,7 +34,6 @@ if not BASIS_SUBSET_MODELS:
         f"config key figures.basis_subset: no model of the sheets has {BASIS_SUBSET['column']} = "
         f"{BASIS_SUBSET['value']!r}; values there: {', '.join(_values)}"
     )
-KEPT_PER_LAYER = max(FIG["filters_per_layer"], FIG["card_filters"])
 
 # the report's opening page includes it (workflow/report/workflow.rst)
 SUMMARY_RST = "results/report/summary.rst"

@@ -1,7 +1,8 @@
 # The global basis (map: moment sums per model, written by layer_stats; reduce: PCA),
-# per-layer coefficient histograms over the pool's range, and one shift matrix per
-# configured axis. With `basis.from` (a frozen basis file) there is no basis, range or
-# histogram job: layer_stats writes each model's histograms in its one read.
+# per-layer coefficient histograms over the pool's range (and, in the same pass, the c0–c1
+# joint counts of the joint figure), and one shift matrix per configured axis. With
+# `basis.from` (a frozen basis file) there is no basis, range or histogram job:
+# layer_stats writes each model's histograms and joint counts in its one read.
 
 
 if FROZEN_BASIS:
@@ -101,6 +102,7 @@ else:
             edges="results/basis/bin_edges.json",
         output:
             histograms="results/hist/{model}.parquet",
+            joint="results/figdata/joint/{model}.parquet",
         log:
             "results/logs/histograms/{model}.log",
         benchmark:

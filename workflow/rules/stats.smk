@@ -1,6 +1,7 @@
 # Per-layer statistics of each model (sparsity, entropy, orthogonality, norms, depth)
-# and, from the same read of its filters, the moment sums of the basis map step; with a
-# frozen basis (`basis.from`), its shift histograms too.
+# and, from the same read of its filters, the moment sums of the basis map step and the
+# first filters of each layer (first-filters figure, model cards); with a frozen basis
+# (`basis.from`), its shift histograms and c0–c1 joint counts too.
 
 
 rule layer_stats:
@@ -21,6 +22,7 @@ rule layer_stats:
         runtime=60,
     params:
         cutoffs=config["flags"],
+        k=KEPT_PER_LAYER,
         code=script_code("layer_stats.py"),
     script:
         "../scripts/layer_stats.py"

@@ -1,5 +1,5 @@
-"""Rule layer_stats: per-layer metrics and moment sums of one model (with a frozen basis,
-its shift histograms too), in one read."""
+"""Rule layer_stats: per-layer metrics, moment sums and the first filters of each layer of
+one model (with a frozen basis, its shift histograms and c0–c1 joint counts too), in one read."""
 from filterdb import store
 from filterdb.runner import run_step
 from filterdb.stats import write_layer_stats
@@ -17,6 +17,9 @@ def step():
         moments_path=snakemake.output.moments,
         histograms_path=snakemake.output.get("histograms"),
         binning=binning,
+        first_path=snakemake.output.first,
+        first_k=snakemake.params.k,
+        joint_path=snakemake.output.get("joint"),
     )
 
 

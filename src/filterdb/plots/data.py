@@ -5,7 +5,9 @@
 - ``joint_counts``: the 2-D histogram of coefficients c0 and c1 over the database-wide
   bin edges (for the joint density), stored sparse as (i, j, count) rows.
 Both are Parquet, deterministic (same inputs, same bytes); the joint counts' table and
-reader are ``store.joint_table`` and ``store.read_joint``.
+reader are ``store.joint_table`` and ``store.read_joint``. The workflow writes both in
+passes it makes anyway (``stats.FirstFilters`` in layer_stats, ``shift.JointCounter`` in
+the histogram pass); these functions are the stand-alone reads, equal value for value.
 """
 
 from __future__ import annotations
