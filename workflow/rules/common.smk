@@ -1,6 +1,7 @@
 # Config and sheet validation, the model list, paths, and input functions.
 import os
 import re
+import shutil
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -116,6 +117,9 @@ def filters_path(model):
 
 def filters_input(wildcards):
     return filters_path(wildcards.model)
+# Each model's chain (train, fetch, dump, layer_stats, model_card) is one group: a cluster
+# executor submits it as one job per model; local runs ignore groups.
+PER_MODEL_GROUP = "model"
 
 
 def frozen_basis_inputs(wildcards):

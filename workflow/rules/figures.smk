@@ -274,6 +274,8 @@ rule model_card:
         "results/logs/cards/{model}.log",
     conda:
         "../../envs/filterdb.yaml"
+    group:
+        PER_MODEL_GROUP
     threads: 1
     resources:
         mem_mb=1000,

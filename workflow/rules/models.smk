@@ -10,6 +10,8 @@ rule fetch:
         "results/logs/fetch/{model}.log",
     conda:
         "../../envs/filterdb.yaml"
+    group:
+        PER_MODEL_GROUP
     threads: 1
     resources:
         mem_mb=4000,
@@ -33,6 +35,8 @@ rule dump:
         "results/benchmarks/dump/{model}.tsv"
     conda:
         "../../envs/filterdb.yaml"
+    group:
+        PER_MODEL_GROUP
     threads: 1
     resources:
         mem_mb=8000,

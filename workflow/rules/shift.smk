@@ -48,10 +48,28 @@ else:
         script:
             "../scripts/basis.py"
 
+    # Per-model jobs read one-input copies of the basis and the edges: building the DAG,
+    # Snakemake compares each consumer's file with every input of its producer, which for
+    # a reduce step over N models is N comparisons per consumer, N² in all.
+    localrules:
+        per_model_copy,
+
+    rule per_model_copy:
+        input:
+            "results/basis/{name}.json",
+        output:
+            "results/basis/per_model/{name}.json",
+        log:
+            "results/logs/per_model_copy/{name}.log",
+        wildcard_constraints:
+            name="basis|bin_edges",
+        run:
+            shutil.copyfile(input[0], output[0])
+
     rule model_range:
         input:
             filters=filters_input,
-            basis="results/basis/basis.json",
+            basis="results/basis/per_model/basis.json",
         output:
             range="results/basis/range/{model}.json",
         log:
@@ -98,8 +116,8 @@ else:
     rule histograms:
         input:
             filters=filters_input,
-            basis="results/basis/basis.json",
-            edges="results/basis/bin_edges.json",
+            basis="results/basis/per_model/basis.json",
+            edges="results/basis/per_model/bin_edges.json",
         output:
             histograms="results/hist/{model}.parquet",
             joint="results/figdata/joint/{model}.parquet",

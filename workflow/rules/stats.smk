@@ -16,6 +16,8 @@ rule layer_stats:
         "results/benchmarks/layer_stats/{model}.tsv"
     conda:
         "../../envs/filterdb.yaml"
+    group:
+        PER_MODEL_GROUP
     threads: 1
     resources:
         mem_mb=4000,

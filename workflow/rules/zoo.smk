@@ -56,6 +56,8 @@ rule train:
         "results/benchmarks/train/{model}.tsv"
     conda:
         "../../envs/filterdb.yaml"
+    group:
+        PER_MODEL_GROUP
     threads: ZOO["threads"]
     resources:
         mem_mb=4000,
