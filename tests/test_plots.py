@@ -545,6 +545,22 @@ def test_database_summary_is_valid_rst_with_the_sizes(db):
     assert "<table" not in html and max(len(line) for line in text.splitlines()) < 300
 
 
+def test_opening_page_names_the_basis_of_the_figures(db, tmp_path):
+    from filterdb.plots.summary import basis_line
+    from filterdb.store import basis_file, read_basis_file, write_json_atomic
+
+    basis = {"mean": np.zeros(9), "components": np.eye(9), "explained_variance": np.ones(9),
+             "explained_variance_ratio": np.full(9, 1 / 9), "n_filters": 12345, "models": ["a", "b", "c"]}  # fmt: skip
+    write_json_atomic(tmp_path / "b.json", basis_file(basis, np.tile(np.linspace(-1, 1, 71), (9, 1)), "paper"))
+    _, _, record = read_basis_file(tmp_path / "b.json")
+    fitted, frozen = basis_line(record, None), basis_line(record, "release/basis_file.json")
+    assert "fitted on this database" in fitted and "3 models, 12,345 filters" in fitted
+    assert record["sha256"][:16] in fitted and "frozen, from ``release/basis_file.json``" in frozen
+    text = database_summary(db["models"], db["layers"], None, "none", basis=frozen)
+    html = publish_parts(text, writer="html", settings_overrides={"halt_level": 2, "report_level": 5})["body"]
+    assert "release/basis_file.json" in html and record["sha256"][:16] in html
+
+
 def test_size_tables_page_holds_every_group(db):
     page = size_tables(db["models"], db["layers"])
     assert page.count("<table") == 3 and all(f"<td>{c}</td>" in page for c in CATEGORIES)

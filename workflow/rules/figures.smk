@@ -297,6 +297,7 @@ rule report_summary:
         unpack(findings_input),
         models="results/db/models.parquet",
         layers="results/db/layers.parquet",
+        basis_file=FROZEN_BASIS or "results/basis/basis_file.json",
     output:
         summary=SUMMARY_RST,
         sizes=report(
@@ -326,6 +327,7 @@ rule report_summary:
         mem_mb=1000,
         runtime=10,
     params:
+        frozen_from=FROZEN_BASIS or None,
         code=script_code("report_summary.py"),
     script:
         "../scripts/report_summary.py"

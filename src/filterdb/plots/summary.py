@@ -69,6 +69,7 @@ def database_summary(
     findings: pd.DataFrame | None,
     findings_note: str,
     by: Sequence[str] = ("source", "task", "visual_category"),
+    basis: str | None = None,
 ) -> str:
     """The opening page's body: database size, size by source/task/category, flags, findings.
 
@@ -91,6 +92,8 @@ def database_summary(
         + ". Whole tables: *6. Tables*; each finding with its measure and reference: *Findings*.",
         "",
     ]
+    if basis:
+        parts += [basis, ""]
     for column in by:
         if column in models.columns:
             parts += [size_line(size_by(models, layers, column), column), ""]
@@ -107,6 +110,17 @@ def database_summary(
             parts.append(f"- … {len(findings) - MAX_FINDINGS_ROWS} more under *Findings*")
         parts += [""]
     return "\n".join(parts)
+
+
+def basis_line(record: dict, frozen_from: str | None) -> str:
+    """Which basis every shift and coefficient figure uses: a ``basis_file`` record (see
+    ``store.basis_file``), fitted on this database or frozen from an earlier build's file."""
+    where = f"frozen, from ``{frozen_from}``" if frozen_from else "fitted on this database's basis pool"
+    models = record.get("models") or []
+    return (
+        f"**Basis** of the shift and coefficient figures: {where}; {len(models):,} models, "
+        f"{int(record.get('n_filters', 0)):,} filters, sha256 ``{record['sha256'][:16]}``."
+    )
 
 
 def size_tables(models: pd.DataFrame, layers: pd.DataFrame, by: Sequence[str] = ("source", "task", "visual_category")) -> str:
