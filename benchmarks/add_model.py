@@ -110,13 +110,10 @@ def main() -> None:
     show("Frozen basis, after adding the row (planned)", jobs)
     _, wall, cpu = snakemake(build, ["--cores", str(args.cores), "--configfile", "config/frozen_added.yaml"])
     print(f"\nAdding {row['model']} with the basis frozen: {wall:.0f} s wall, {cpu:.0f} s CPU")
-    own = 0.0
-    for rule in ("dump", "layer_stats"):  # the model's own jobs that write a benchmark file
-        bench = build / f"results/benchmarks/{rule}/{row['model']}.tsv"
-        seconds = float(bench.read_text().splitlines()[1].split("\t")[0])
-        own += seconds
-        print(f"- its {rule}: {seconds:.1f} s wall")
-    print(f"- everything else (fetch, card, reduce steps, figures, report, Snakemake): {wall - own:.0f} s wall")
+    for rule in ("fetch", "dump", "layer_stats", "cards"):  # the model's own jobs, from their logs
+        usage = [line for line in (build / f"results/logs/{rule}/{row['model']}.log").read_text().splitlines()
+                 if "job usage:" in line]  # fmt: skip
+        print(f"- its {rule}: {usage[-1].split('job usage: ')[1]}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from filterdb.errors import SourceError
@@ -36,3 +38,18 @@ def test_a_bug_keeps_its_traceback(tmp_path, bug):
 
     log = run(tmp_path, step)
     assert "rule dump failed" in log and "Traceback" in log and "raise bug" in log
+
+
+def test_a_finished_step_logs_its_cpu_and_peak_memory(tmp_path):
+    class Job:
+        rule = "layer_stats"
+        log = [str(tmp_path / "job.log")]
+
+    def step():
+        sum(i * i for i in range(2_000_000))  # some CPU
+        return bytearray(64 << 20)  # and 64 MB
+
+    run_step(Job, step)
+    line = (tmp_path / "job.log").read_text().splitlines()[-1]
+    cpu, peak = re.search(r"job usage: ([0-9.]+) s CPU, ([0-9]+) MB peak", line).groups()
+    assert 0.05 < float(cpu) < 60 and int(peak) >= 64

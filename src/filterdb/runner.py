@@ -8,6 +8,7 @@ log. Any other exception is a bug in filterdb and is logged with its traceback.
 from __future__ import annotations
 
 import logging
+import resource
 import sys
 import traceback
 from typing import Callable
@@ -26,6 +27,7 @@ def run_step(snakemake, step: Callable[[], object]) -> None:
     log = logging.getLogger(f"filterdb.rule.{snakemake.rule}")
     try:
         step()
+        log.info("%s", usage_line())
     except FilterdbError as exc:  # WriteError (an OSError) included
         log.error("%s", exc)
         log.debug("%s", traceback.format_exc())
@@ -33,3 +35,17 @@ def run_step(snakemake, step: Callable[[], object]) -> None:
     except Exception:
         log.error("rule %s failed:\n%s", snakemake.rule, traceback.format_exc())
         sys.exit(1)
+
+
+USAGE_PREFIX = "job usage:"
+
+
+def usage_line() -> str:
+    """The job's CPU seconds (user + system, this process and its children, start-up and
+    imports included) and peak memory, exact from ``getrusage``: what ``benchmarks/rule_usage.py``
+    sums per rule. Snakemake's ``benchmark:`` samples instead (every 0.5 s, reading each job's
+    memory maps), which costs its own process CPU and misses most of a job that lasts a second."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024  # KiB on Linux
+    return f"{USAGE_PREFIX} {cpu:.2f} s CPU, {peak_mb:.0f} MB peak"

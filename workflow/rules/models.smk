@@ -31,8 +31,6 @@ rule dump:
         filters="results/filters/{model}.parquet",
     log:
         "results/logs/dump/{model}.log",
-    benchmark:
-        "results/benchmarks/dump/{model}.tsv"
     conda:
         "../../envs/filterdb.yaml"
     group:

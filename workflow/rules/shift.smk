@@ -74,8 +74,6 @@ else:
             range="results/basis/range/{model}.json",
         log:
             "results/logs/model_range/{model}.log",
-        benchmark:
-            "results/benchmarks/model_range/{model}.tsv"
         conda:
             "../../envs/filterdb.yaml"
         threads: 1
@@ -123,8 +121,6 @@ else:
             joint="results/figdata/joint/{model}.parquet",
         log:
             "results/logs/histograms/{model}.log",
-        benchmark:
-            "results/benchmarks/histograms/{model}.tsv"
         conda:
             "../../envs/filterdb.yaml"
         threads: 1

@@ -12,8 +12,6 @@ rule layer_stats:
         **layer_stats_outputs(),
     log:
         "results/logs/layer_stats/{model}.log",
-    benchmark:
-        "results/benchmarks/layer_stats/{model}.tsv"
     conda:
         "../../envs/filterdb.yaml"
     group:
