@@ -58,7 +58,7 @@ def planned(build: Path, configs: list[str]) -> list[tuple[str, str]]:
     result, _, _ = snakemake(build, ["-n", "--configfile", *configs])
     jobs, rule = [], None
     for line in result.stdout.splitlines():
-        if line.startswith(("rule ", "localrule ")):
+        if line.strip().startswith(("rule ", "localrule ")):
             rule = line.split()[1].rstrip(":")
             jobs.append((rule, ""))
         elif rule and line.strip().startswith("wildcards:") and "model=" in line:
@@ -113,7 +113,7 @@ def main() -> None:
     for rule in ("fetch", "dump", "layer_stats", "cards"):  # the model's own jobs, from their logs
         usage = [line for line in (build / f"results/logs/{rule}/{row['model']}.log").read_text().splitlines()
                  if "job usage:" in line]  # fmt: skip
-        print(f"- its {rule}: {usage[-1].split('job usage: ')[1]}")
+        print(f"- its {rule}: {usage[-1].split('job usage: ')[1] if usage else 'no usage line in its log'}")
 
 
 if __name__ == "__main__":

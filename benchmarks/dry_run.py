@@ -71,7 +71,7 @@ def time_dry_run(work: Path, library: Path | None) -> tuple[float, float, int]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         sys.exit(f"snakemake -n failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    jobs = sum(1 for line in result.stdout.splitlines() if line.startswith(("rule ", "localrule ")))
+    jobs = sum(1 for line in result.stdout.splitlines() if line.strip().startswith(("rule ", "localrule ")))
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), jobs
 
 
