@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,26 @@ def test_dry_run_of_every_shipped_config(tmp_path, config):
     work = copy_workflow(tmp_path)
     result = snakemake(work, "-n", "--configfile", config)
     assert "Job stats" in result.stdout and "rule all" in result.stdout, result.stdout[-2000:]
+
+
+def test_each_models_chain_is_one_group_job(tmp_path):
+    # a cluster executor submits one job per model: train, fetch, dump, layer_stats, card
+    work = copy_workflow(tmp_path)
+    out = snakemake(work, "-n", "--configfile", "config/smoke.yaml").stdout
+    blocks = out.split("Group job model")[1:]
+    models = set()
+    for sheet in ("config/smoke.tsv", "config/zoo_smoke.tsv"):
+        lines = [line for line in (work / sheet).read_text().splitlines() if line and not line.startswith("#")]
+        models |= {line.split("\t")[0] for line in lines[1:]}  # below the header
+    grouped = {}
+    for block in blocks:
+        block = re.split(r"\n(?=\S)", block.split("\n", 1)[1])[0]  # its indented jobs
+        names = set(re.findall(r"wildcards: model=([^,\s]+)", block))
+        assert len(names) == 1, names
+        grouped[names.pop()] = set(re.findall(r"^ +(?:local)?rule (\w+):", block, re.M))
+    assert set(grouped) == models
+    assert all(rules <= {"train", "fetch", "dump", "layer_stats", "model_card"} for rules in grouped.values())
+    assert all({"layer_stats", "model_card"} <= rules for rules in grouped.values()), grouped
 
 
 def test_bad_sheet_row_fails_the_dry_run_naming_file_row_and_column(tmp_path):

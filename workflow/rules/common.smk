@@ -117,6 +117,8 @@ def filters_path(model):
 
 def filters_input(wildcards):
     return filters_path(wildcards.model)
+
+
 # Each model's chain (train, fetch, dump, layer_stats, model_card) is one group: a cluster
 # executor submits it as one job per model; local runs ignore groups.
 PER_MODEL_GROUP = "model"

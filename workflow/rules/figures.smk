@@ -272,10 +272,10 @@ rule model_card:
         ),
     log:
         "results/logs/cards/{model}.log",
-    conda:
-        "../../envs/filterdb.yaml"
     group:
         PER_MODEL_GROUP
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=1000,

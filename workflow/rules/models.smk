@@ -8,10 +8,10 @@ rule fetch:
         manifest="results/models/{model}.json",
     log:
         "results/logs/fetch/{model}.log",
-    conda:
-        "../../envs/filterdb.yaml"
     group:
         PER_MODEL_GROUP
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -31,10 +31,10 @@ rule dump:
         filters="results/filters/{model}.parquet",
     log:
         "results/logs/dump/{model}.log",
-    conda:
-        "../../envs/filterdb.yaml"
     group:
         PER_MODEL_GROUP
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=8000,

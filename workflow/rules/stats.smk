@@ -12,10 +12,10 @@ rule layer_stats:
         **layer_stats_outputs(),
     log:
         "results/logs/layer_stats/{model}.log",
-    conda:
-        "../../envs/filterdb.yaml"
     group:
         PER_MODEL_GROUP
+    conda:
+        "../../envs/filterdb.yaml"
     threads: 1
     resources:
         mem_mb=4000,

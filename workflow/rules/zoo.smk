@@ -54,10 +54,10 @@ rule train:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
-    conda:
-        "../../envs/filterdb.yaml"
     group:
         PER_MODEL_GROUP
+    conda:
+        "../../envs/filterdb.yaml"
     threads: ZOO["threads"]
     resources:
         mem_mb=4000,
