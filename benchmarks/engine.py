@@ -15,9 +15,13 @@ nothing else), stats (per-layer statistics and the moment sums in one read: rule
 layer_stats with moments), moments (the moment sums alone: rule moments), basis (reduce:
 PCA from the moment sums), range (per-model coefficient min/max), histograms (per-layer
 coefficient histograms), shift (reduce: group sums and D matrices along several axes,
-from the stored histograms only).
+from the stored histograms only), onepass (with a frozen basis, ``basis.from``: the
+statistics, the moment sums and the histograms in one read, rule layer_stats).
 
-Prints a Markdown table and writes ``--json`` (default: benchmarks/results/engine-N.json).
+Prints a Markdown table of the stages, then the analysis with the database's own basis
+(stats, basis, range, edges, histograms, shift) beside the analysis with a frozen basis
+(onepass, shift; the shift reduce is the same step on outputs of the same size), and
+writes ``--json`` (default: benchmarks/results/engine-N.json).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ ANALYSIS = ("stats", "basis", "range", "edges", "histograms", "shift")  # one ru
 FIXED_RANGE = tuple(s for s in ANALYSIS if s not in ("range", "edges"))
 # with a frozen basis (``basis.from``): statistics and histograms from one read, then the shift
 FROZEN = ("onepass", "shift")
+ANALYSES = {"database basis": ANALYSIS, "frozen basis": FROZEN}  # compared side by side
 TASKS = ["classification", "segmentation", "detection", "generation"]
 CATEGORIES = ["natural", "medical", "artworks", "plants"]
 
@@ -253,6 +258,7 @@ def benchmark(n_filters: int, jobs: int, workdir: Path, keep: bool) -> dict:
             shutil.rmtree(root, ignore_errors=True)
     analysis = [r for r in rows if r["stage"] in ANALYSIS]
     end_to_end = sum(r["wall_s"] for r in analysis)
+    analyses = {name: summary(rows, stages, total, jobs) for name, stages in ANALYSES.items()}
     return {
         "n_filters": total,
         "models": len(models),
@@ -263,6 +269,7 @@ def benchmark(n_filters: int, jobs: int, workdir: Path, keep: bool) -> dict:
         "stages": rows,
         "end_to_end_s": end_to_end,
         "end_to_end_filters_per_s": total / end_to_end,
+        "analyses": analyses,
         "load_average": os.getloadavg(),
     }
 
@@ -271,6 +278,35 @@ def cpu_bound_s(row: dict, jobs: int) -> float:
     """Seconds the stage needs on ``jobs`` idle cores: its CPU time spread over the jobs,
     or its slowest job's, whichever is longer (the machine may be shared while measuring)."""
     return max(row["cpu_s"] / jobs, row["cpu_s_slowest_job"])
+
+
+def summary(rows: list[dict], stages: tuple, n_filters: int, jobs: int) -> dict:
+    """One analysis (its stages, run one after the other): wall time, CPU-bound time and
+    throughput on ``jobs`` cores, and the peak RSS of any of its jobs."""
+    chosen = [r for r in rows if r["stage"] in stages]
+    bound = sum(cpu_bound_s(r, jobs) for r in chosen)
+    return {
+        "stages": list(stages),
+        "wall_s": sum(r["wall_s"] for r in chosen),
+        "cpu_bound_s": bound,
+        "filters_per_s_cpu_bound": n_filters / bound,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in chosen),
+    }
+
+
+def comparison(result: dict) -> str:
+    """The database-basis and frozen-basis analyses of one run, side by side."""
+    lines = [
+        f"| analysis (N = {result['n_filters']:,}) | stages | M filters/s (CPU-bound, {result['jobs']} cores) "
+        "| wall s | peak RSS of a job (MB) |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for name, a in result["analyses"].items():
+        lines.append(
+            f"| {name} | {', '.join(a['stages'])} | {a['filters_per_s_cpu_bound'] / 1e6:.1f} | "
+            f"{a['wall_s']:.1f} | {a['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def markdown(result: dict) -> str:
@@ -334,6 +370,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(markdown(result))
+    print()
+    print(comparison(result))
     return 0
 
 

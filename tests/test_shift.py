@@ -301,8 +301,8 @@ def test_binner_edge_cases_bin_by_the_plain_rule():
 
 
 def test_range_is_the_exact_extreme_of_the_projection_and_fills_the_histograms(database, tmp_path):
-    """coefficient_range subtracts the offset from the extremes only: bit-identical to the
-    extremes of the projected coefficients, with all-zero filters (and −0.0 weights) in."""
+    """coefficient_range is bit-identical to the extremes of the projected coefficients,
+    with all-zero filters (and −0.0 weights) in."""
     kernels = [k.copy() for _, k, _ in store.iter_layer_kernels(database["paths"]["a"])]
     kernels[0][:5] = 0.0
     kernels[1][:3] = -0.0

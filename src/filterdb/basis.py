@@ -38,22 +38,19 @@ def add_moments(total: dict, kernels: np.ndarray) -> dict:
     n = w.shape[0]
     if n == 0:
         return total
-    s_total = np.zeros(9)
-    s_outer = np.zeros((9, 9))
-    work = np.empty((9, min(metrics.CHUNK, n)))
-    spare = np.empty_like(work)
-    peak = np.empty(min(metrics.CHUNK, n))
-    for _, xt in metrics.iter_chunks(w):
-        k = xt.shape[1]
-        a, p = work[:, :k], peak[:k]
-        np.abs(xt, out=a)
-        np.max(a, axis=0, out=p)
-        metrics.scale_chunk(xt, p, a)
-        s_outer += metrics.gram(a, spare)
-        s_total += a.sum(axis=1)
+    raw, scaled = metrics.chunk_blocks(n)
+    peak = np.empty(raw.shape[1])
+    products = np.zeros((10, 10))
+    for start in range(0, n, metrics.CHUNK):
+        part = w[start : start + metrics.CHUNK]
+        k = part.shape[0]
+        x, a, p = raw[:, :k], scaled[:, :k], peak[:k]
+        metrics.load_chunk(part, x, a, p)
+        metrics.scale_chunk(x[:9], p, a[:9])
+        products += a @ a.T  # row 9 (the ones row) gives Σf
     total["count"] = total["count"] + n
-    total["sum"] = total["sum"] + s_total
-    total["outer"] = total["outer"] + s_outer
+    total["sum"] = total["sum"] + products[9, :9]
+    total["outer"] = total["outer"] + products[:9, :9]
     return total
 
 
@@ -105,46 +102,39 @@ def basis_from_moments(parts: Iterable[dict]) -> dict:
 class Projector:
     """Coefficients of filters in a basis, chunk by chunk, as (9, k) float64 blocks.
 
-    c = V · (f / max|f|) − V · mean for each filter f, V the components (rows). One
-    code path serves ``project``, ``coefficient_range`` and the histograms, so the
-    database range and the histogram bins see bit-identical coefficients.
+    c = V · (f / max|f|) − V · mean for each filter f, V the components (rows), computed
+    as one product of [V | −V · mean] (9, 10) with the scaled filters over a row of ones.
+    One code path serves ``project``, ``coefficient_range``, the histograms and the one
+    pass of ``stats.scan`` (``project_scaled``), so the database range and the histogram
+    bins see bit-identical coefficients.
     """
 
     def __init__(self, basis: dict):
-        self.components = np.ascontiguousarray(basis["components"], dtype=np.float64)
-        self.offset = (self.components @ np.asarray(basis["mean"], dtype=np.float64))[:, None]
+        components = np.asarray(basis["components"], dtype=np.float64)
+        offset = components @ np.asarray(basis["mean"], dtype=np.float64)
+        self.matrix = np.ascontiguousarray(np.column_stack([components, -offset]))
 
-    def raw_chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
-        """Yield (start, V · (f / max|f|) as (9, k)), the coefficients before ``- offset``.
+    def project_scaled(self, scaled: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Coefficients (9, k), written to ``out``, of scaled filters over a row of ones (10, k)."""
+        return np.matmul(self.matrix, scaled, out=out)
 
-        Blocks are contiguous (9, k) views of two buffers reused between chunks: the
-        transposed filters, then their scaled copy, then (in the first buffer again) the
-        product, so that a chunk's working set is two blocks.
+    def chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
+        """Yield (start, coefficients (9, k)); the buffer is reused between chunks.
+
+        Two (10, chunk) buffers as in ``metrics.layer_sums``: the transposed filters,
+        their scaled copy, then (in the first one again) the product.
         """
         w = metrics._as_kernels(kernels)
         n = w.shape[0]
-        size = min(chunk, max(n, 1))
-        first = np.empty(9 * size)
-        second = np.empty(9 * size)
-        peak = np.empty(size)
+        raw, scaled = metrics.chunk_blocks(n, chunk)
+        peak = np.empty(raw.shape[1])
         for start in range(0, n, chunk):
             part = w[start : start + chunk]
             k = part.shape[0]
-            xt = first[: 9 * k].reshape(9, k)
-            a = second[: 9 * k].reshape(9, k)
-            p = peak[:k]
-            np.copyto(xt, part.T)
-            np.abs(xt, out=a)
-            np.max(a, axis=0, out=p)
-            metrics.scale_chunk(xt, p, a)
-            np.matmul(self.components, a, out=xt)
-            yield start, xt
-
-    def chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
-        """Yield (start, coefficients (9, k)); the buffer is reused between chunks."""
-        for start, c in self.raw_chunks(kernels, chunk):
-            c -= self.offset
-            yield start, c
+            x, a, p = raw[:, :k], scaled[:, :k], peak[:k]
+            metrics.load_chunk(part, x, a, p)
+            metrics.scale_chunk(x[:9], p, a[:9])
+            yield start, self.project_scaled(a, x[:9])
 
 
 def project(kernels: np.ndarray, basis: dict) -> np.ndarray:
@@ -157,20 +147,14 @@ def project(kernels: np.ndarray, basis: dict) -> np.ndarray:
 
 
 def coefficient_range(filters_path: str | os.PathLike, basis: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coefficient min and max over one model's filters (inf/−inf when it has none).
-
-    The min and max are taken before the offset is subtracted, and the offset is then
-    subtracted from them alone: rounding is monotonic, so min(fl(v − o)) = fl(min(v) − o)
-    (and the same for max), bit for bit, which spares a pass over the coefficients.
-    """
+    """Per-coefficient min and max over one model's filters (inf/−inf when it has none)."""
     low = np.full(9, np.inf)
     high = np.full(9, -np.inf)
     projector = Projector(basis)
     for layer, kernels, _ in store.iter_layer_kernels(filters_path, check_finite=False, transient=True):
-        for _, v in projector.raw_chunks(kernels):
-            np.minimum(low, v.min(axis=1), out=low)
-            np.maximum(high, v.max(axis=1), out=high)
+        for _, c in projector.chunks(kernels):
+            np.minimum(low, c.min(axis=1), out=low)
+            np.maximum(high, c.max(axis=1), out=high)
         if np.isnan(low).any() or np.isnan(high).any():
             store.check_finite_kernels(kernels, filters_path, layer)
-    offset = projector.offset[:, 0]
-    return low - offset, high - offset
+    return low, high

@@ -73,15 +73,24 @@ def scale_chunk(xt: np.ndarray, peak: np.ndarray, out: np.ndarray) -> np.ndarray
     return out
 
 
-def gram(a: np.ndarray, spare: np.ndarray) -> np.ndarray:
-    """a · aᵀ for an (r, k) block, r ≤ 10, through a copy in ``spare`` (same shape or larger).
+def chunk_blocks(n: int, chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """Two (10, min(chunk, n)) float64 buffers for a chunked pass over n filters, ``raw``
+    and ``scaled``, whose row 9 holds ones: a product with such a block then also gives
+    its row sums (and the count), so no separate sum passes."""
+    width = min(chunk, max(n, 1))
+    return np.ones((10, width)), np.ones((10, width))
 
-    numpy sends ``a @ a.T`` to BLAS syrk, which is about twice as slow as gemm for a
-    9 × k block; gemm on a copy is faster than syrk even counting the copy.
+
+def load_chunk(part: np.ndarray, raw: np.ndarray, scaled: np.ndarray, peak: np.ndarray) -> None:
+    """raw[:9] = the (k, 9) chunk transposed, float64; scaled[:9] = |raw[:9]|; peak (k,) =
+    each filter's max |w|. ``scale_chunk(raw[:9], peak, scaled[:9])`` then scales it.
+
+    Every pass that scales filters (moments, projection, the one pass) goes through these
+    two functions, so all of them see bit-identical scaled filters.
     """
-    other = spare[:, : a.shape[1]]
-    np.copyto(other, a)
-    return a @ other.T
+    np.copyto(raw[:9], part.T)
+    np.abs(raw[:9], out=scaled[:9])
+    np.max(scaled[:9], axis=0, out=peak)
 
 
 def empty_moments() -> dict[str, np.ndarray]:
@@ -107,25 +116,23 @@ class LayerSums:
     moments: dict = field(default_factory=empty_moments)
 
 
-def layer_sums(filters: np.ndarray, moments: dict | None = None, chunk: int = CHUNK) -> LayerSums:
+def layer_sums(
+    filters: np.ndarray, moments: dict | None = None, chunk: int = CHUNK, *, each_scaled=None
+) -> LayerSums:
     """One pass over a layer's (n, 9) filters: the sums every per-layer metric needs.
 
     ``moments``: a dict from ``empty_moments`` to which the moment sums of the
     max-abs-scaled filters are added in place (the basis map step); None skips them.
+    ``each_scaled``: a callable(scaled, out), called once per chunk with the chunk's
+    max-abs-scaled filters over a row of ones (10, k) and a free (9, k) float64 buffer it
+    may write to: a frozen basis projects them there, so the filters are scaled once.
     """
     w = _as_kernels(filters)
     n = w.shape[0]
     peak = np.empty(n)
     shift = w[: min(n, chunk)].mean(axis=0, dtype=np.float64) if n else np.zeros(9)
-    width = min(chunk, max(n, 1))
-    # (10, k) blocks whose last row is ones: the gemm of a block with itself also gives
-    # its row sums (and the count) in row 9, so no separate sum passes
-    raw = np.empty((10, width))
-    raw[9] = 1.0
-    scaled = np.empty((10, width))
-    scaled[9] = 1.0
-    spare = np.empty((10, width))
-    column = np.empty(width)
+    raw, scaled = chunk_blocks(n, chunk)
+    column = np.empty(raw.shape[1])
     shifted_gram = np.zeros((10, 10))
     scaled_gram = np.zeros((10, 10))
     l1 = 0.0
@@ -133,21 +140,20 @@ def layer_sums(filters: np.ndarray, moments: dict | None = None, chunk: int = CH
     for start in range(0, n, chunk):
         part = w[start : start + chunk]
         k = part.shape[0]
-        xt = raw[:9, :k]
-        np.copyto(xt, part.T)
-        a = scaled[:9, :k]
-        p = peak[start : start + k]
-        np.abs(xt, out=a)
-        np.max(a, axis=0, out=p)
-        l1 += float(a.sum())
-        q = np.einsum("ij,ij->j", xt, xt, out=column[:k])
+        x, a, p = raw[:, :k], scaled[:, :k], peak[start : start + k]
+        load_chunk(part, x, a, p)
+        l1 += float(a[:9].sum())
+        q = np.einsum("ij,ij->j", x[:9], x[:9], out=column[:k])
         np.sqrt(q, out=q)
         l2 += float(q.sum())
-        if moments is not None:
-            scale_chunk(xt, p, a)
-            scaled_gram += gram(scaled[:, :k], spare)
-        xt -= shift[:, None]
-        shifted_gram += gram(raw[:, :k], spare)
+        if moments is not None or each_scaled is not None:
+            scale_chunk(x[:9], p, a[:9])
+            if moments is not None:
+                scaled_gram += a @ a.T  # BLAS syrk: half the products of a gemm
+        x[:9] -= shift[:, None]
+        shifted_gram += x @ x.T
+        if each_scaled is not None:
+            each_scaled(a, x[:9])  # the raw block is free now
     total = shifted_gram[9, :9].copy()
     scatter = shifted_gram[:9, :9].copy()
     if moments is not None:
@@ -205,10 +211,9 @@ def _entropy_from_sums(n: int, total: np.ndarray, scatter: np.ndarray) -> float:
 def _shifted_sums(w: np.ndarray, shift: np.ndarray, chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
     total = np.zeros(9)
     scatter = np.zeros((9, 9))
-    spare = np.empty((9, min(chunk, max(w.shape[0], 1))))
     for _, xt in iter_chunks(w, chunk):
         xt -= shift[:, None]
-        scatter += gram(xt, spare)
+        scatter += xt @ xt.T
         total += xt.sum(axis=1)
     return total, scatter
 
@@ -265,9 +270,7 @@ def orthogonality(weight: np.ndarray, filter_peaks: np.ndarray | None = None) ->
     gram = (flat @ flat.T).astype(np.float64)
     norms = np.sqrt(np.diagonal(gram))
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    gram *= inverse[:, None]
-    gram *= inverse[None, :]
-    return _one_minus_mean_off_identity(gram)
+    return _one_minus_mean_off_identity(gram, inverse)
 
 
 def _orthogonality_of_normalised_rows(flat: np.ndarray) -> float:
@@ -281,11 +284,16 @@ def _orthogonality_of_normalised_rows(flat: np.ndarray) -> float:
     return _one_minus_mean_off_identity((unit @ unit.T).astype(np.float64))
 
 
-def _one_minus_mean_off_identity(gram: np.ndarray) -> float:
+def _one_minus_mean_off_identity(gram: np.ndarray, inverse: np.ndarray | None = None) -> float:
+    """1 − mean |G − I| over the off-diagonal entries of G = D · gram · D, D = diag(inverse)
+    (the identity when None); ``gram`` is overwritten."""
     c = gram.shape[0]
-    diagonal = np.diagonal(gram).copy()
+    weights = np.ones(c) if inverse is None else inverse
+    diagonal = np.diagonal(gram) * weights * weights
+    # Σ|G| = wᵀ |gram| w: one pass over the c × c matrix instead of scaling it twice
+    total = weights @ (np.abs(gram, out=gram) @ weights)
     # |G − I| summed: |G| over all entries, with each diagonal |g_ii| replaced by |g_ii − 1|
-    off = np.abs(gram).sum() - np.abs(diagonal).sum() + np.abs(diagonal - 1.0).sum()
+    off = total - np.abs(diagonal).sum() + np.abs(diagonal - 1.0).sum()
     return float(1.0 - off / (c * (c - 1)))
 
 
@@ -297,12 +305,13 @@ ORTHOGONALITY_TOLERANCE = 1e-6
 
 
 def layer_metrics(
-    filters: np.ndarray, out_channels: int, *, moments: dict | None = None
+    filters: np.ndarray, out_channels: int, *, moments: dict | None = None, each_scaled=None
 ) -> dict[str, float]:
     """All per-layer metrics of one layer's (n, 9) filters, ordered (out_ch, in_ch).
 
     ``moments``: optional dict from ``empty_moments``; the moment sums of the layer's
     max-abs-scaled filters are added to it in place (same pass, no second read).
+    ``each_scaled``: see ``layer_sums``.
     """
     w = _as_kernels(filters)
     n = w.shape[0]
@@ -313,7 +322,7 @@ def layer_metrics(
             "clean_entropy": float("nan"), "n_clean": 0, "orthogonality": float("nan"),
             "l1_mean": float("nan"), "l2_mean": float("nan"), "abs_max": float("nan"),
         }  # fmt: skip
-    sums = layer_sums(w, moments)
+    sums = layer_sums(w, moments, each_scaled=each_scaled)
     mask = _sparse_from_peak(sums.peak)
     n_sparse = int(np.count_nonzero(mask))
     entropy = _entropy_from_sums(n, sums.sum, sums.scatter)

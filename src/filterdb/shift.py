@@ -184,30 +184,49 @@ def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where(inside, index, -1).astype(np.int64)
 
 
+class LayerCounts:
+    """One layer's histograms (9, bins), counted chunk by chunk from its coefficients; with
+    ``joint``, its filters are added to the 2-D counts too (same coefficients). With a
+    ``projector``, ``add_scaled`` counts chunks of scaled filters (``layer_sums``' each_scaled)."""
+
+    def __init__(self, binner: Binner, joint: JointCounter | None = None, projector: Projector | None = None):
+        self.binner, self.joint, self.projector = binner, joint, projector
+        self.counts = np.zeros((9, binner.bins), np.int64)
+
+    def add_scaled(self, scaled: np.ndarray, out: np.ndarray) -> bool:
+        """Project scaled filters over a row of ones (10, k) into ``out`` (9, k) and count them."""
+        return self.add(self.projector.project_scaled(scaled, out))
+
+    def add(self, coefficients: np.ndarray) -> bool:
+        """Count the (9, k) coefficients (overwritten); False when one is NaN (NaN/Inf weights)."""
+        if self.joint is not None:  # before binner.add, which overwrites the coefficients
+            self.joint.add(coefficients)
+        return self.binner.add(self.counts, coefficients)
+
+    def checked(self, filters_path, layer: int, n_filters: int) -> np.ndarray:
+        """The counts; a DataError names the file, layer and coefficient when all the layer's
+        filters fall outside a coefficient's range (a fixed range too narrow)."""
+        empty = np.flatnonzero(self.counts.sum(axis=1) == 0)
+        if empty.size:
+            raise DataError(
+                f"{filters_path}: layer {layer}: the histogram of coefficient(s) "
+                f"{', '.join(f'c{i}' for i in empty)} is empty: all {n_filters} filters fall "
+                "outside the histogram range; widen shift.range or use range: paper"
+            )
+        return self.counts
+
+
 def layer_counts(
     kernels: np.ndarray, projector: Projector, binner: Binner, filters_path, layer: int,
     joint: JointCounter | None = None,
 ) -> np.ndarray:
     """Counts (9, bins) of one layer's (n, 9) kernels in the basis of ``projector``; with
-    ``joint``, the layer's filters are added to its 2-D counts too (same coefficients).
-
-    A DataError names the file, layer and coefficient when all the layer's filters fall
-    outside a coefficient's range (a fixed range too narrow).
-    """
-    counts = np.zeros((9, binner.bins), np.int64)
+    ``joint``, the layer's filters are added to its 2-D counts too (see ``LayerCounts``)."""
+    counts = LayerCounts(binner, joint)
     for _, coefficients in projector.chunks(kernels):
-        if joint is not None:  # before binner.add, which overwrites the coefficients
-            joint.add(coefficients)
-        if not binner.add(counts, coefficients):  # NaN coefficients: NaN/Inf weights
+        if not counts.add(coefficients):
             store.check_finite_kernels(kernels, filters_path, layer)
-    empty = np.flatnonzero(counts.sum(axis=1) == 0)
-    if empty.size:
-        raise DataError(
-            f"{filters_path}: layer {layer}: the histogram of coefficient(s) "
-            f"{', '.join(f'c{i}' for i in empty)} is empty: all {kernels.shape[0]} filters fall "
-            "outside the histogram range; widen shift.range or use range: paper"
-        )
-    return counts
+    return counts.checked(filters_path, layer, kernels.shape[0])
 
 
 def model_histograms(

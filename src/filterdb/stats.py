@@ -10,7 +10,7 @@ import pyarrow as pa
 from . import store
 from .basis import Projector
 from .metrics import DEFAULT_CUTOFFS, empty_moments, layer_flags, layer_metrics
-from .shift import Binner, JointCounter, layer_counts, stack_histograms
+from .shift import Binner, JointCounter, LayerCounts, stack_histograms
 from .store import LAYER_SCHEMA
 
 DECILE_EDGES = np.linspace(0.0, 1.0, 11)
@@ -87,7 +87,10 @@ def scan(
                 f"{filters_path}: layer {layer} holds {kernels.shape[0]} filters, "
                 f"its metadata says {fact['n_filters']}; rebuild the model's dump"
             )
-        metrics = layer_metrics(kernels, fact["out_channels"], moments=total)
+        # with a frozen basis, the statistics pass projects and counts the filters it scales
+        counts = LayerCounts(binner, joint, projector) if binning is not None else None
+        each_scaled = None if counts is None else counts.add_scaled
+        metrics = layer_metrics(kernels, fact["out_channels"], moments=total, each_scaled=each_scaled)
         if not np.isfinite(metrics["l1_mean"]):  # a NaN or Inf weight reaches every sum
             store.check_finite_kernels(kernels, filters_path, layer)
         rows.append({"model": model, **fact, **metrics, **layer_flags(metrics, cutoffs, fact["n_filters"])})
@@ -95,7 +98,7 @@ def scan(
         if first is not None:
             first.add(layer, kernels, extra)
         if binning is not None:
-            hist_counts.append(layer_counts(kernels, projector, binner, filters_path, layer, joint))
+            hist_counts.append(counts.checked(filters_path, layer, kernels.shape[0]))
             hist_layers.append(layer)
             hist_sizes.append(kernels.shape[0])
     if len(seen) != len(facts):
