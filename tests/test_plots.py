@@ -554,11 +554,11 @@ def test_opening_page_names_the_basis_of_the_figures(db, tmp_path):
     write_json_atomic(tmp_path / "b.json", basis_file(basis, np.tile(np.linspace(-1, 1, 71), (9, 1)), "paper"))
     _, _, record = read_basis_file(tmp_path / "b.json")
     fitted, frozen = basis_line(record, None), basis_line(record, "release/basis_file.json")
-    assert "fitted on this database" in fitted and "3 models, 12,345 filters" in fitted
-    assert record["sha256"][:16] in fitted and "frozen, from ``release/basis_file.json``" in frozen
+    assert fitted.startswith("Basis: fitted here") and "3 models, 12,345 filters" in fitted
+    assert record["sha256"][:12] in fitted and "frozen (``release/basis_file.json``)" in frozen
     text = database_summary(db["models"], db["layers"], None, "none", basis=frozen)
     html = publish_parts(text, writer="html", settings_overrides={"halt_level": 2, "report_level": 5})["body"]
-    assert "release/basis_file.json" in html and record["sha256"][:16] in html
+    assert "release/basis_file.json" in html and record["sha256"][:12] in html
 
 
 def test_size_tables_page_holds_every_group(db):

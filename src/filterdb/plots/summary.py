@@ -11,7 +11,7 @@ import pandas as pd
 
 from .common import fmt_count
 
-MAX_FINDINGS_ROWS = 4  # on the opening page (with the basis line, 6 overflowed the window); the whole table is its own page
+MAX_FINDINGS_ROWS = 6  # on the opening page; the whole table is its own page
 
 
 def _cell(value) -> str:
@@ -89,11 +89,10 @@ def database_summary(
         f"**{n_models:,} models** ({with_filters:,} with 3×3 convolutions), **{len(layers):,} 3×3 layers**, "
         f"**{n_filters:,} filters**. Flagged layers: "
         + ", ".join(f"{v:,} {k}" for k, v in flagged.items())
-        + ". Whole tables: *6. Tables*; each finding with its measure and reference: *Findings*.",
+        # the basis in place of the pointer to the tables: the column has no room for both
+        + (f". {basis}" if basis else ". Whole tables: *6. Tables*; each finding with its measure and reference: *Findings*."),
         "",
     ]
-    if basis:
-        parts += [basis, ""]
     for column in by:
         if column in models.columns:
             parts += [size_line(size_by(models, layers, column), column), ""]
@@ -115,11 +114,11 @@ def database_summary(
 def basis_line(record: dict, frozen_from: str | None) -> str:
     """Which basis every shift and coefficient figure uses: a ``basis_file`` record (see
     ``store.basis_file``), fitted on this database or frozen from an earlier build's file."""
-    where = f"frozen, from ``{frozen_from}``" if frozen_from else "fitted on this database's basis pool"
+    where = f"frozen (``{frozen_from}``)" if frozen_from else "fitted here"
     models = record.get("models") or []
     return (
-        f"**Basis** of the shift and coefficient figures: {where}; {len(models):,} models, "
-        f"{int(record.get('n_filters', 0)):,} filters, sha256 ``{record['sha256'][:16]}``."
+        f"Basis: {where}, {len(models):,} models, {int(record.get('n_filters', 0)):,} filters, "
+        f"sha256 ``{record['sha256'][:12]}``."
     )
 
 
