@@ -105,11 +105,11 @@ def test_smoke_config_through_slurm_equals_local_run(cluster, tmp_path, capsys):
     total = int(re.search(r"^total\s+(\d+)", slurm_out, re.MULTILINE).group(1))
     stats = slurm_out.split("Job stats:")[1].split("total")[0]
     count = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
-    local = count.get("all", 0) + count.get("per_model_copy", 0)
+    local_jobs = count.get("all", 0) + count.get("per_model_copy", 0)
     grouped = sum(count.get(rule, 0) for rule in ("train", "fetch", "dump", "layer_stats", "model_card"))
     groups = count["layer_stats"]  # one per model
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", slurm_out)
-    assert len(submitted) == total - local - grouped + groups, slurm_out[-4000:]
+    assert len(submitted) == total - local_jobs - grouped + groups, slurm_out[-4000:]
     assert not any((cluster.root / "jobtmp").iterdir()), "a job's private TMPDIR was not removed"
 
     files = result_files(local)
