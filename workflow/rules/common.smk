@@ -8,12 +8,16 @@ from snakemake.utils import validate
 
 from filterdb.sheet import IMPORTED_SOURCE, is_trained, load_sheets
 from filterdb.workflow_code import script_code as _script_code
+from filterdb.workflow_scheduler import bound_rescheduling
 from filterdb.workflow_inputs import (
     check_config,
     check_sources,
     model_id_pattern,
     sheet_row,
 )
+
+# Snakemake 9 starts a rescheduling timer chain per finished job; keep one (see the module)
+bound_rescheduling()
 
 # unknown or mistyped keys first, with a "did you mean"; then the schema's defaults
 check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
