@@ -178,3 +178,66 @@ def test_check_rows_names_sheet_and_model():
     check_rows({"zoo_t": {**row(), "_sheet": "config/zoo.tsv"}, "other": {"source": "timm"}})
     with pytest.raises(TrainError, match="config/zoo.tsv: model 'zoo_t': unknown zoo data set 'digitz'"):
         check_rows({"zoo_t": {**row(dataset="digitz"), "_sheet": "config/zoo.tsv"}})
+
+
+@pytest.mark.parametrize("architecture", ["vgg", "resnet", "mobilenet"])
+def test_the_stored_layout_gives_the_layers_that_tracing_gives(digits, tmp_path, architecture):
+    from filterdb.sources import train as train_source
+
+    cfg = config(architecture=architecture, model=f"m_{architecture}")
+    _, weights, record = run(cfg, digits, tmp_path)
+    manifest = {"weights": str(weights), "sha256": "-"}
+    stored = train_source._load_with_layout(cfg.model, manifest)
+    # the torch path: rebuild the architecture, load the weights, trace
+    module = cfg.build()
+    from safetensors.torch import load_file
+
+    module.load_state_dict(load_file(weights))
+    traced = train_source.convs_from_module(cfg.model, module.eval(), input_shape=cfg.input_shape())
+    assert stored is not None and stored.depth_source == traced.depth_source
+    assert len(stored.convs) == len(traced.convs) > 0
+    for a, b in zip(stored.convs, traced.convs):
+        assert (a.name, a.distance, a.groups, a.stride, a.dilation) == (b.name, b.distance, b.groups, b.stride, b.dilation)
+        np.testing.assert_array_equal(a.weight, b.weight)
+    if architecture == "mobilenet":
+        assert any(c.groups > 1 for c in stored.convs)  # depthwise convs keep their groups
+
+
+def test_a_zoo_dump_reads_the_layout_without_torch(digits, tmp_path):
+    import subprocess
+    import sys
+
+    cfg = config(model="m_plain")
+    run(cfg, digits, tmp_path)
+    code = (
+        "import sys, json\n"
+        "from filterdb.sources import train\n"
+        f"m = train.load({{'model': 'm_plain'}}, {{'weights': {str(tmp_path / 'm_plain.safetensors')!r}, 'sha256': '-'}})\n"
+        "assert len(m.convs) > 0, m\n"
+        "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'timm'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+
+
+def test_a_layout_that_does_not_match_the_weights_is_refused(digits, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from filterdb.sources import train as train_source
+    from filterdb.zoo.train import LAYOUT_KEY
+
+    cfg = config(model="m_bad")
+    _, weights, _ = run(cfg, digits, tmp_path)
+    tensors = load_file(weights)
+    from filterdb.readers.safetensors_file import read_header
+
+    metadata: dict = {}
+    read_header("m_bad", weights, metadata)
+    spec = json.loads(metadata[LAYOUT_KEY])
+    spec["layers"] = spec["layers"][1:]  # one conv fewer than the file holds
+    save_file(tensors, str(weights), metadata={**metadata, LAYOUT_KEY: json.dumps(spec)})
+    with pytest.raises(SourceError, match="m_bad.*conv layout names"):
+        train_source.load({"model": "m_bad"}, {"weights": str(weights), "sha256": "-"})
+    save_file(tensors, str(weights), metadata={**metadata, LAYOUT_KEY: "{not json"})
+    with pytest.raises(SourceError, match="malformed conv layout"):
+        train_source.load({"model": "m_bad"}, {"weights": str(weights), "sha256": "-"})

@@ -39,8 +39,9 @@ _ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16":
 MAX_HEADER = 100 * 1024 * 1024  # the format's own limit
 
 
-def read_header(model_id: str, path: str | Path) -> tuple[dict, int]:
-    """(header {name: entry}, offset of the data section) of a safetensors file, validated."""
+def read_header(model_id: str, path: str | Path, metadata: dict | None = None) -> tuple[dict, int]:
+    """(header {name: entry}, offset of the data section) of a safetensors file, validated;
+    its ``__metadata__`` (str → str) goes into ``metadata`` when one is given."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -56,7 +57,9 @@ def read_header(model_id: str, path: str | Path) -> tuple[dict, int]:
         raise SourceError(f"model {model_id!r}: {str(path)!r} is not a safetensors file ({exc})") from None
     if not isinstance(header, dict):
         raise SourceError(f"model {model_id!r}: {str(path)!r}: the safetensors header is not a JSON object")
-    header.pop("__metadata__", None)
+    found = header.pop("__metadata__", None)
+    if metadata is not None and isinstance(found, dict):
+        metadata.update(found)
     start = 8 + length
     for name, entry in header.items():
         try:
@@ -88,7 +91,14 @@ def natural_key(name: str) -> tuple:
     return rank, [(0, int(p), "") if p.isdigit() else (1, 0, p) for part in name.split(".") for p in re.split(r"(\d+)", part) if p]
 
 
-def _tensor(data: np.ndarray, entry: dict) -> np.ndarray:
+def data_map(path: str | Path, start: int) -> np.ndarray:
+    """The data section of a safetensors file as a read-only byte memory map."""
+    path = Path(path)
+    return np.memmap(path, dtype=np.uint8, mode="r", offset=start) if path.stat().st_size > start else np.zeros(0, np.uint8)
+
+
+def tensor(data: np.ndarray, entry: dict) -> np.ndarray:
+    """One floating tensor of the data section, as stored (BF16 widened to float32)."""
     begin, end = entry["data_offsets"]
     stored, _ = _FLOAT_DTYPES[entry["dtype"]]
     values = data[begin:end].view(stored).reshape(entry["shape"])
@@ -131,11 +141,11 @@ def read_safetensors(model_id: str, path: str | Path) -> LoadedModel:
         )
     if not convs:
         raise SourceError(f"model {model_id!r}: no 4-D conv weights in {str(path)!r}")
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=start) if path.stat().st_size > start else np.zeros(0, np.uint8)
+    data = data_map(path, start)
     shapes = [tuple(header[n]["shape"]) for n in convs]
     modules = [n.removesuffix(".weight") for n in convs]  # layer names are module paths
     layers = [
-        ConvLayer(name=module, weight=_tensor(data, header[key]), groups=g, distance=i)
+        ConvLayer(name=module, weight=tensor(data, header[key]), groups=g, distance=i)
         for i, (key, module, g) in enumerate(zip(convs, modules, infer_groups(modules, shapes)))
     ]
     precision = "+".join(sorted({_FLOAT_DTYPES[header[n]["dtype"]][1] for n in convs}))

@@ -89,6 +89,12 @@ def fetch(row: Mapping[str, Any], cache_dir, weights: str | Path, record: str | 
 
 
 def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
+    """The conv layers of a trained zoo model: from the weights and the layout the ``train``
+    rule stored beside them (numpy only), or, for weights written without a layout, by
+    rebuilding the architecture in torch and tracing it."""
+    layout_loaded = _load_with_layout(row["model"], manifest)
+    if layout_loaded is not None:
+        return layout_loaded
     from ..zoo.train import TrainError
 
     model_id = row["model"]
@@ -106,5 +112,41 @@ def load(row: Mapping[str, Any], manifest: Mapping[str, Any]) -> LoadedModel:
         raise SourceError(f"model {model_id!r}: {manifest['weights']} does not fit its sheet row: {exc}") from exc
     return convs_from_module(
         model_id, module.eval(), input_shape=config.input_shape(),
+        source_detail={"weights": manifest["weights"], "sha256": manifest["sha256"]},
+    )  # fmt: skip
+
+
+def _load_with_layout(model_id: str, manifest: Mapping[str, Any]) -> LoadedModel | None:
+    from ..model import ConvLayer
+    from ..readers.safetensors_file import data_map, read_header, tensor
+    from ..zoo.train import LAYOUT_KEY
+
+    path = manifest["weights"]
+    metadata: dict = {}
+    header, start = read_header(model_id, path, metadata)
+    if LAYOUT_KEY not in metadata:
+        return None
+    try:
+        layout = json.loads(metadata[LAYOUT_KEY])
+        layers = [(str(c["name"]), int(c["distance"]), int(c["groups"]), tuple(c["stride"]), tuple(c["dilation"]))
+                  for c in layout["layers"]]  # fmt: skip
+        depth_source = str(layout["depth_source"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SourceError(f"model {model_id!r}: {path}: malformed conv layout in its metadata ({exc})") from None
+    convs_in_file = {n.removesuffix(".weight") for n, e in header.items() if n.endswith(".weight") and len(e["shape"]) == 4}
+    named = [name for name, *_ in layers]
+    if set(named) != convs_in_file or len(set(named)) != len(named):
+        raise SourceError(
+            f"model {model_id!r}: {path}: its conv layout names {len(named)} layers, the file holds "
+            f"{len(convs_in_file)} conv weights ({sorted(set(named) ^ convs_in_file)[:5]} differ); delete it and retrain"
+        )
+    data = data_map(path, start)
+    convs = [
+        ConvLayer(name=name, weight=tensor(data, header[f"{name}.weight"]), groups=groups,
+                  stride=(int(stride[0]), int(stride[1])), dilation=(int(dilation[0]), int(dilation[1])), distance=distance)
+        for name, distance, groups, stride, dilation in layers
+    ]  # fmt: skip
+    return LoadedModel(
+        model=model_id, convs=convs, depth_source=depth_source,
         source_detail={"weights": manifest["weights"], "sha256": manifest["sha256"]},
     )  # fmt: skip

@@ -201,6 +201,26 @@ def _state_dict_cpu(model) -> dict:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
+# safetensors metadata key: the conv layers' graph facts, so that a dump needs no torch
+LAYOUT_KEY = "filterdb.conv_layout"
+
+
+def conv_layout(model, config: TrainConfig) -> str:
+    """JSON of what the weights alone do not say: each conv's graph distance, groups, stride
+    and dilation, in the model's order, and how the distances were found. The ``train``
+    source rebuilds the layers from it and the weights with numpy (no torch, no tracing)."""
+    import copy
+
+    from ..sources.torch_graph import convs_from_module
+
+    loaded = convs_from_module(config.model, copy.deepcopy(model).cpu().eval(), input_shape=config.input_shape())
+    layers = [
+        {"name": c.name, "distance": c.distance, "groups": c.groups, "stride": list(c.stride), "dilation": list(c.dilation)}
+        for c in loaded.convs
+    ]
+    return json.dumps({"depth_source": loaded.depth_source, "layers": layers}, sort_keys=True)
+
+
 def checkpoint_path(weights_path: str | os.PathLike) -> Path:
     path = Path(weights_path)
     return path.with_name(f".{path.name.removesuffix('.safetensors')}.ckpt")
@@ -305,9 +325,11 @@ def train(
             test_loss, test_acc = _evaluate(model, data.x_test, data.y_test, config, device, config.seed)
         state = _state_dict_cpu(model)
 
+        layout = conv_layout(model, config)
+
     weights_path = Path(weights_path)
     with store.atomic_path(weights_path, suffix=".safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"model": config.model})
+        save_file(state, str(tmp), metadata={"model": config.model, LAYOUT_KEY: layout})
     record = {
         "model": config.model,
         "config": config.as_dict(),
