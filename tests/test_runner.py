@@ -59,3 +59,25 @@ run_step(Job, step)
     line = (tmp_path / "job.log").read_text().splitlines()[-1]
     cpu, peak = re.search(r"job usage: ([0-9.]+) s CPU, ([0-9]+) MB peak", line).groups()
     assert 0.05 < float(cpu) < 30 and 64 <= int(peak) < 1000, line
+
+
+def test_the_peak_is_the_jobs_own_not_its_parents(tmp_path):
+    # Linux carries a parent's peak RSS over fork + exec into the child's ru_maxrss; a job
+    # started by a 600-MB parent must still report its own peak (tens of MB)
+    job = f"""
+from filterdb.runner import run_step
+class Job:
+    rule = "model_card"
+    log = [{str(tmp_path / "job.log")!r}]
+run_step(Job, lambda: None)
+"""
+    parent = f"""
+import subprocess, sys
+block = bytearray(600 << 20)
+block[::4096] = b"x" * len(block[::4096])
+subprocess.run([sys.executable, "-c", {job!r}], check=True)
+"""
+    subprocess.run([sys.executable, "-c", parent], check=True)
+    line = (tmp_path / "job.log").read_text().splitlines()[-1]
+    peak = int(re.search(r"([0-9]+) MB peak", line).group(1))
+    assert peak < 300, line

@@ -40,6 +40,20 @@ def run_step(snakemake, step: Callable[[], object]) -> None:
 USAGE_PREFIX = "job usage:"
 
 
+def _own_peak_kib(own) -> int:
+    """This process's peak resident memory since it started its program. Not ``ru_maxrss``:
+    Linux carries the parent's peak over an exec, so a job started by Snakemake (or by a
+    large test process) would report at least its parent's memory."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return own.ru_maxrss
+
+
 def usage_line() -> str:
     """The job's CPU seconds (user + system, this process and its children, start-up and
     imports included) and peak memory, exact from ``getrusage``: what ``benchmarks/rule_usage.py``
@@ -47,5 +61,5 @@ def usage_line() -> str:
     memory maps), which costs its own process CPU and misses most of a job that lasts a second."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024  # KiB on Linux
+    peak_mb = max(_own_peak_kib(own), children.ru_maxrss) / 1024  # KiB on Linux
     return f"{USAGE_PREFIX} {cpu:.2f} s CPU, {peak_mb:.0f} MB peak"

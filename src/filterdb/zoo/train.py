@@ -206,8 +206,8 @@ LAYOUT_KEY = "filterdb.conv_layout"
 
 
 def conv_layout(model, config: TrainConfig) -> str:
-    """JSON of what the weights alone do not say: each conv's graph distance, groups, stride
-    and dilation, in the model's order, and how the distances were found. The ``train``
+    """JSON of what the weights alone do not say: the model id, each conv's graph distance,
+    groups, stride and dilation, in the model's order, and how the distances were found. The ``train``
     source rebuilds the layers from it and the weights with numpy (no torch, no tracing)."""
     import copy
 
@@ -218,7 +218,7 @@ def conv_layout(model, config: TrainConfig) -> str:
         {"name": c.name, "distance": c.distance, "groups": c.groups, "stride": list(c.stride), "dilation": list(c.dilation)}
         for c in loaded.convs
     ]
-    return json.dumps({"depth_source": loaded.depth_source, "layers": layers}, sort_keys=True)
+    return json.dumps({"model": config.model, "depth_source": loaded.depth_source, "layers": layers}, sort_keys=True)
 
 
 def checkpoint_path(weights_path: str | os.PathLike) -> Path:
@@ -329,7 +329,9 @@ def train(
 
     weights_path = Path(weights_path)
     with store.atomic_path(weights_path, suffix=".safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"model": config.model, LAYOUT_KEY: layout})
+        # one metadata key: safetensors writes a metadata map in no fixed order, and the
+        # file's bytes (its sha256 in the record) must be the same on every run
+        save_file(state, str(tmp), metadata={LAYOUT_KEY: layout})
     record = {
         "model": config.model,
         "config": config.as_dict(),
