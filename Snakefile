@@ -13,7 +13,6 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
-include: "workflow/rules/stats.smk"
 include: "workflow/rules/shift.smk"
 include: "workflow/rules/database.smk"
 include: "workflow/rules/zoo.smk"

@@ -10,7 +10,7 @@ DIR with its wall and CPU seconds (user + system of the children, ``getrusage``)
 1. database basis: the jobs ``snakemake -n`` plans once the row is added (not run);
 2. freeze the basis: copy ``results/basis/basis_file.json`` to ``resources/frozen_basis.json``
    and run the build with ``basis.from`` pointing at it. This is the one-time change of mode:
-   every ``layer_stats`` job reruns, since it now also writes its model's histograms;
+   every model job reruns, since it now also writes its model's histograms;
 3. add the row (``config/added.tsv``) with the basis frozen: the planned jobs, then the run.
 
 Prints the planned jobs per rule and the timings as Markdown.
@@ -110,10 +110,10 @@ def main() -> None:
     show("Frozen basis, after adding the row (planned)", jobs)
     _, wall, cpu = snakemake(build, ["--cores", str(args.cores), "--configfile", "config/frozen_added.yaml"])
     print(f"\nAdding {row['model']} with the basis frozen: {wall:.0f} s wall, {cpu:.0f} s CPU")
-    for rule in ("fetch", "dump", "layer_stats", "cards"):  # the model's own jobs, from their logs
-        usage = [line for line in (build / f"results/logs/{rule}/{row['model']}.log").read_text().splitlines()
-                 if "job usage:" in line]  # fmt: skip
-        print(f"- its {rule}: {usage[-1].split('job usage: ')[1] if usage else 'no usage line in its log'}")
+    # the model's own job (fetch, dump, one pass, card), from its log
+    usage = [line for line in (build / f"results/logs/model/{row['model']}.log").read_text().splitlines()
+             if "job usage:" in line]  # fmt: skip
+    print(f"- its model job: {usage[-1].split('job usage: ')[1] if usage else 'no usage line in its log'}")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ would), reduce stages in one process. Each worker reports its peak RSS
 (``getrusage``), so the memory column is the peak of any one job of that stage.
 
 Stages: write (the synthetic dump, not part of the analysis), read (stream every layer,
-nothing else), stats (per-layer statistics and the moment sums in one read: rule
-layer_stats with moments), moments (the moment sums alone: rule moments), basis (reduce:
+nothing else), stats (per-layer statistics and the moment sums in one read: the model
+job's statistics step), moments (the moment sums alone), basis (reduce:
 PCA from the moment sums), range (per-model coefficient min/max), histograms (per-layer
 coefficient histograms), shift (reduce: group sums and D matrices along several axes,
 from the stored histograms only), onepass (with a frozen basis, ``basis.from``: the
-statistics, the moment sums and the histograms in one read, rule layer_stats).
+statistics, the moment sums and the histograms in one read, the model job).
 
 Prints a Markdown table of the stages, then the analysis with the database's own basis
 (stats, basis, range, edges, histograms, shift) beside the analysis with a frozen basis
@@ -111,7 +111,7 @@ def job(stage: str, root: Path, models: list[dict]) -> dict:
                 path, root / "layers" / f"{m['model']}.parquet", m["model"], moments_path=root / "moments" / f"{m['model']}.npz"
             )
             n += sum(table.column("n_filters").to_pylist())
-        elif stage == "onepass":  # the layer_stats job with a frozen basis
+        elif stage == "onepass":  # a model job's one pass with a frozen basis
             table = stats.write_layer_stats(
                 path, root / "layers1" / f"{m['model']}.parquet", m["model"],
                 moments_path=root / "moments1" / f"{m['model']}.npz",

@@ -503,7 +503,7 @@ def test_read_only_results_folder_names_the_file(tmp_path, monkeypatch):
 
 def test_a_step_that_cannot_write_logs_one_line_and_exits_1(tmp_path, capsys):
     class Job:
-        rule = "dump"
+        rule = "model"
         log = [str(tmp_path / "dump.log")]
 
     def step():
@@ -665,11 +665,11 @@ def all_outputs(tmp_path_factory):
 @pytest.mark.parametrize(
     "deleted, rule",
     [
-        ("results/filters/m0.parquet", "dump"),
-        ("results/models/m1.json", "fetch"),
+        ("results/filters/m0.parquet", "model"),
+        ("results/models/m1.json", "model"),
         ("results/hist/m0.parquet", "histograms"),
         ("results/figdata/joint/m1.parquet", "histograms"),
-        ("results/figdata/first_filters/m1.parquet", "layer_stats"),
+        ("results/figdata/first_filters/m1.parquet", "model"),
     ],
 )
 def test_deleted_per_model_file_is_rebuilt_by_the_next_run(all_outputs, deleted, rule):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -105,3 +106,24 @@ def test_help_is_plain_text_without_restructuredtext_markup(capsys):
         main(["--help"])
     text = capsys.readouterr().out
     assert "filterdb inspect" in text and "import-hdf5" in text and "Exit status" in text
+
+
+def test_fetch_fills_the_cache_row_by_row_and_names_a_row_that_fails(tmp_path, capsys):
+    # a login node runs this before a cluster run; the model jobs then find the files
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    header = "model\tsource\treference\treader\tsha256\tarchitecture\tfamily\ttask\tvisual_category\ttraining_dataset\tpretrained\tseed"
+    rows = [
+        f"good\tfile\t{weights}\tsafetensors\t{digest}\tnet\tNet\tclassification\tnatural\tunknown\ttrue\t0",
+        f"bad\tfile\t{weights}\tsafetensors\t{'0' * 64}\tnet\tNet\tclassification\tnatural\tunknown\ttrue\t0",
+    ]
+    sheet = tmp_path / "models.tsv"
+    sheet.write_text("\n".join([header, *rows]) + "\n")
+    assert main(["fetch", str(sheet), "--cache-dir", str(tmp_path / "cache")]) == 1
+    err = capsys.readouterr().err
+    assert "[2/2] good: fetched" in err
+    (error,) = [line for line in err.splitlines() if line.startswith("filterdb: error:")]
+    assert "'bad'" in error and "checksum mismatch" in error, error
+    sheet.write_text("\n".join([header, rows[0]]) + "\n")
+    assert main(["fetch", str(sheet), "--cache-dir", str(tmp_path / "cache")]) == 0

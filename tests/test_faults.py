@@ -319,6 +319,7 @@ def damage_file(data: bytes, damage: str) -> bytes:
     ],
 )
 def test_damaged_filters_file_is_named_by_next_step_and_rebuilding_repairs_it(built, tmp_path, damage):
+    # the next steps that read the file: the model's coefficient range and histogram passes
     work = clone(built, tmp_path / "w")
     bad = work / "results/filters/fault_a.parquet"
     bad.write_bytes(damage_file(bad.read_bytes(), damage))
@@ -329,16 +330,16 @@ def test_damaged_filters_file_is_named_by_next_step_and_rebuilding_repairs_it(bu
     assert "results/filters/fault_a.parquet" in failed.stdout, failed.stdout[-4000:]
     if damage != "bitflip":
         assert "not a readable Parquet file" in failed.stdout, failed.stdout[-4000:]
-    log = (work / "results/logs/layer_stats/fault_a.log").read_text()
+    log = (work / "results/logs/model_range/fault_a.log").read_text()
     assert "results/filters/fault_a.parquet" in log, log
-    assert not (work / "results/layers/fault_a.parquet").exists(), "a stale output of the failed step was kept"
+    assert not (work / "results/basis/range/fault_a.json").exists(), "a stale output of the failed step was kept"
 
     # rebuild that one model
     ok(smk(work, *TIMM_ROWS, extra=("--forcerun", "results/filters/fault_a.parquet")))
     assert same_bytes(bad, built / "results/filters/fault_a.parquet")
     assert same_bytes(work / "results/layers/fault_a.parquet", built / "results/layers/fault_a.parquet")
     after = snapshot(work)
-    for path in targets("fault_b") + ["results/models/fault_b.json", "results/models/fault_a.json"]:
+    for path in targets("fault_b") + ["results/models/fault_b.json"]:
         assert after[path] == before[path], f"{path} was rebuilt"
     assert_outputs_valid(work)
 
@@ -412,7 +413,7 @@ def test_failing_download_retries_boundedly_and_others_build_with_keep_going(tmp
     out = result.stdout
     assert "attempt 1/3 failed" in out and "attempt 2/3 failed" in out, out[-4000:]
     assert "attempt 3/3 failed" not in out and "attempt 4" not in out
-    log = (work / "results/logs/fetch/fault_pkg.log").read_text()
+    log = (work / "results/logs/model/fault_pkg.log").read_text()
     assert "could not be reached after 3 attempts" in log and "fault_pkg" in log, log
     assert not (work / "results/models/fault_pkg.json").exists()
     assert not (work / "results/filters/fault_pkg.parquet").exists()

@@ -14,7 +14,7 @@ from filterdb.runner import run_step
 
 def run(tmp_path, step) -> str:
     class Job:
-        rule = "dump"
+        rule = "model"
         log = [str(tmp_path / "dump.log")]
 
     with pytest.raises(SystemExit) as exited:
@@ -47,7 +47,7 @@ def test_a_finished_step_logs_its_cpu_and_peak_memory(tmp_path):
     script = f"""
 from filterdb.runner import run_step
 class Job:
-    rule = "layer_stats"
+    rule = "model"
     log = [{str(tmp_path / "job.log")!r}]
 def step():
     sum(i * i for i in range(3_000_000))  # some CPU
@@ -67,7 +67,7 @@ def test_the_peak_is_the_jobs_own_not_its_parents(tmp_path):
     job = f"""
 from filterdb.runner import run_step
 class Job:
-    rule = "model_card"
+    rule = "model"
     log = [{str(tmp_path / "job.log")!r}]
 run_step(Job, lambda: None)
 """

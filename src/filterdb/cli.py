@@ -1,4 +1,5 @@
-"""Command line: ``filterdb inspect`` (is this checkpoint healthy enough to fine-tune?) and ``filterdb import-hdf5``.
+"""Command line: ``filterdb inspect`` (is this checkpoint healthy enough to fine-tune?),
+``filterdb import-hdf5`` and ``filterdb fetch``.
 
 Exit status: 0 on success; 1 when the work fails (a model or file that cannot be read, a
 full disk: the message names what and where) or ``inspect --fail-on`` finds a flagged
@@ -26,7 +27,8 @@ EXIT_USAGE = 2  # what argparse exits with on a bad command line
 DESCRIPTION = (
     "filterdb: a database of trained 3×3 convolution filters. 'filterdb inspect' reports the "
     "per-layer health of checkpoints (is this checkpoint healthy enough to fine-tune?); "
-    "'filterdb import-hdf5' converts the paper's HDF5 release into a workflow folder."
+    "'filterdb import-hdf5' converts the paper's HDF5 release into a workflow folder; "
+    "'filterdb fetch' downloads the sheets' models into the cache."
 )
 EPILOG = (
     "Exit status: 0 on success; 1 when the work fails (a model or file that cannot be read) "
@@ -163,6 +165,29 @@ def _cmd_import_hdf5(args) -> int:
     return 0
 
 
+def _cmd_fetch(args) -> int:
+    """Each row's fetch step, as its model job runs it, into the cache: where compute nodes
+    have no internet, the login node fills the cache and the jobs find their files there."""
+    from .sheet import load_sheets
+    from .sources import get_source
+
+    rows = load_sheets(args.sheets)
+    failed = 0
+    for number, (model, row) in enumerate(sorted(rows.items()), 1):
+        public = {k: v for k, v in row.items() if not k.startswith("_")}
+        if row["source"] in ("train", "parquet"):  # the zoo's training, an imported file: nothing to download
+            print(f"[{number}/{len(rows)}] {model}: source {row['source']}, nothing to fetch", file=sys.stderr)
+            continue
+        try:
+            get_source(row["source"]).fetch(public, args.cache_dir)
+        except RUNTIME_ERRORS as exc:
+            failed += 1
+            print(f"filterdb: error: {exc}", file=sys.stderr)
+            continue
+        print(f"[{number}/{len(rows)}] {model}: fetched", file=sys.stderr)
+    return EXIT_FAILED if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="filterdb", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"filterdb {__version__}")
@@ -208,6 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
                           help="filters read from the HDF5 file at a time (memory ≈ 80 bytes each; default 4194304)")
     importer.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     importer.set_defaults(func=_cmd_import_hdf5)
+
+    fetch = commands.add_parser(
+        "fetch",
+        help="download the sheets' models into the cache (a login node before a cluster run)",
+        description="Run each sheet row's fetch step (download and verify) into the cache, without "
+        "dumping anything: the workflow's model jobs then find their files there. Rows trained by the "
+        "zoo or imported need nothing. Exit status 1 when a row cannot be fetched (the others still are).",
+    )
+    fetch.add_argument("sheets", nargs="+", help="model sheets (TSV), as in the config's sheets: list")
+    fetch.add_argument("--cache-dir", default="resources/cache", help="the config's cache_dir (default resources/cache)")
+    fetch.set_defaults(func=_cmd_fetch)
     return parser
 
 

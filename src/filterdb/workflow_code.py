@@ -143,8 +143,16 @@ def _imports(path: Path, package: _Package, package_of: str | None, lazy: bool) 
     """Modules of ``package`` the imports of the file at ``path`` name (only those run at import
     unless ``lazy``), each with whether its lazy imports count too (False: only a constant is
     taken from it)."""
+    return dict(_imports_of(path.read_bytes(), str(path), str(package.directory), package.name, package_of, lazy))
+
+
+@functools.lru_cache(maxsize=4096)
+def _imports_of(source: bytes, filename: str, directory: str, name: str, package_of: str | None, lazy: bool) -> tuple:
+    # keyed by the file's bytes: every rule's script imports much the same modules, and the
+    # workflow hashes ~30 scripts each time it is parsed
+    package = _Package(directory, name)
     found: dict[str, bool] = {}
-    for module, name in _named(path.read_bytes(), str(path), package_of, lazy):
+    for module, name in _named(source, filename, package_of, lazy):
         if not package.is_module(module):
             continue
         if name is None:
@@ -152,10 +160,10 @@ def _imports(path: Path, package: _Package, package_of: str | None, lazy: bool) 
         elif name != "*" and package.is_module(f"{module}.{name}"):  # a submodule
             found[f"{module}.{name}"] = True
         else:  # a name the module itself defines
-            source = package.file_of(module)
-            constant = source is not None and name in _constants(source)
+            origin = package.file_of(module)
+            constant = origin is not None and name in _constants(origin)
             found[module] = found.get(module, False) or not constant
-    return found
+    return tuple(found.items())
 
 
 def imported_files(script: str | Path, package_dir: str | Path = PACKAGE_DIR, package: str = PACKAGE) -> list[Path]:

@@ -51,7 +51,7 @@ for _model in sorted(IMPORTED):
             f"{_row['reference']!r} does not exist (relative to the working directory {Path.cwd()})"
         )
 CACHE_DIR = config["cache_dir"]
-# filters kept per layer for the first-filters figure and the model cards (layer_stats writes them)
+# filters kept per layer for the first-filters figure and the model cards (their model jobs write them)
 KEPT_PER_LAYER = max(
     config["figures"]["filters_per_layer"], config["figures"]["card_filters"]
 )
@@ -91,7 +91,7 @@ def public_row(model):
     return {k: v for k, v in row_of(model).items() if not k.startswith("_")}
 
 
-# a zoo model's weights and training record: the train rule's outputs, the fetch rule's inputs
+# a zoo model's weights and training record: the train rule's outputs, its model job's inputs
 ZOO_FILES = {
     "weights": "results/zoo/{model}.safetensors",
     "record": "results/zoo/{model}.json",
@@ -99,8 +99,8 @@ ZOO_FILES = {
 
 
 def fetch_inputs(wildcards):
-    """Files a model's fetch needs from other rules (passed to the source by name): the zoo's
-    trained weights and record."""
+    """Files a model's fetch step needs from other rules (passed to the source by name): the
+    zoo's trained weights and record."""
     if row_of(wildcards.model)["source"] == "train":
         return {
             key: path.format(model=wildcards.model) for key, path in ZOO_FILES.items()
@@ -113,7 +113,7 @@ def per_model(pattern, models=MODELS):
 
 
 def filters_path(model):
-    """A model's filters file: the dump's output, or the imported file a `parquet` row names."""
+    """A model's filters file: the model job's dump, or the imported file a `parquet` row names."""
     if model in IMPORTED:
         return MODEL_ROWS[model]["reference"]
     return f"results/filters/{model}.parquet"
@@ -123,13 +123,15 @@ def filters_input(wildcards):
     return filters_path(wildcards.model)
 
 
-# Each model's chain (train, fetch, dump, layer_stats, model_card) is one group: a cluster
+# Each model's chain (the zoo's training, then its model job) is one group: a cluster
 # executor submits it as one job per model; local runs ignore groups.
 PER_MODEL_GROUP = "model"
+# the imported models' ids, for the rule that serves them (one release, a short list)
+IMPORTED_PATTERN = "|".join(re.escape(m) for m in sorted(IMPORTED)) or "(?!)"
 
 
 def frozen_basis_inputs(wildcards):
-    """With a frozen basis, layer_stats also bins the filters: it reads the basis and edges."""
+    """With a frozen basis, a model's job also bins its filters: it reads the basis and edges."""
     if FROZEN_BASIS:
         return {
             "basis": "results/basis/basis.json",
@@ -138,11 +140,24 @@ def frozen_basis_inputs(wildcards):
     return {}
 
 
-def layer_stats_outputs():
-    """layer_stats' files: from its one read of the filters, the layer table, moment sums and
-    the first filters of each layer (figures, cards); with a frozen basis, the histograms
-    and the c0–c1 joint counts too (else the histograms rule writes those)."""
+def card_subcategory(wildcards):
+    """A model card's place in the report: its family."""
+    return str(MODEL_ROWS[wildcards.model].get("family", ""))
+
+
+def model_outputs():
+    """A model job's files from its one read of the filters: the layer table, moment sums,
+    the first filters of each layer (figures, cards) and the card; with a frozen basis, the
+    histograms and the c0–c1 joint counts too (else the histograms rule writes those).
+    """
     outputs = {
+        "card": report(
+            "results/cards/{model}.png",
+            caption="../report/model_card.rst",
+            category="5. Model cards",
+            subcategory=card_subcategory,
+            labels={"model": "{model}"},
+        ),
         "layers": "results/layers/{model}.parquet",
         "moments": "results/moments/{model}.npz",
         "first": "results/figdata/first_filters/{model}.parquet",

@@ -1,36 +1,20 @@
-# Fetch (download, verify, or train) each model, then dump its 3×3 kernels.
+# One job per model: fetch (download, verify, or take the zoo's weights), dump its 3×3
+# kernels, then in one read of the filters its per-layer statistics, moment sums and first
+# filters (with a frozen basis, its shift histograms and joint counts too), and its card.
+# One job, not four: each job costs a process start and Snakemake's own bookkeeping, which
+# for a 10,000-row sheet made the dry run alone take minutes.
 
 
-rule fetch:
+rule model:
     input:
         unpack(fetch_inputs),
+        unpack(frozen_basis_inputs),
     output:
+        **model_outputs(),
         manifest="results/models/{model}.json",
-    log:
-        "results/logs/fetch/{model}.log",
-    group:
-        PER_MODEL_GROUP
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        row=lambda wc: public_row(wc.model),
-        cache_dir=CACHE_DIR,
-        code=script_code("fetch.py"),
-    script:
-        "../scripts/fetch.py"
-
-
-rule dump:
-    input:
-        manifest="results/models/{model}.json",
-    output:
         filters="results/filters/{model}.parquet",
     log:
-        "results/logs/dump/{model}.log",
+        "results/logs/model/{model}.log",
     group:
         PER_MODEL_GROUP
     conda:
@@ -41,7 +25,44 @@ rule dump:
         runtime=60,
     params:
         row=lambda wc: public_row(wc.model),
+        cache_dir=CACHE_DIR,
         on_nonfinite=config["extract"]["on_nonfinite"],
-        code=script_code("dump.py"),
+        cutoffs=config["flags"],
+        k=KEPT_PER_LAYER,
+        card_filters=config["figures"]["card_filters"],
+        code=script_code("model.py"),
     script:
-        "../scripts/dump.py"
+        "../scripts/model.py"
+
+
+if IMPORTED:
+
+    # an imported model (a `parquet` row) has its filters file already: no fetch, no dump
+    ruleorder: imported_model > model
+
+    rule imported_model:
+        input:
+            unpack(frozen_basis_inputs),
+            filters=filters_input,
+        output:
+            **model_outputs(),
+        log:
+            "results/logs/model/{model}.log",
+        wildcard_constraints:
+            model=IMPORTED_PATTERN,
+        group:
+            PER_MODEL_GROUP
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=60,
+        params:
+            row=lambda wc: public_row(wc.model),
+            cutoffs=config["flags"],
+            k=KEPT_PER_LAYER,
+            card_filters=config["figures"]["card_filters"],
+            code=script_code("model.py"),
+        script:
+            "../scripts/model.py"

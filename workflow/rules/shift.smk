@@ -1,8 +1,8 @@
-# The global basis (map: moment sums per model, written by layer_stats; reduce: PCA),
+# The global basis (map: moment sums per model, written by each model job; reduce: PCA),
 # per-layer coefficient histograms over the pool's range (and, in the same pass, the c0–c1
 # joint counts of the joint figure), and one shift matrix per configured axis. With
 # `basis.from` (a frozen basis file) there is no basis, range or histogram job:
-# layer_stats writes each model's histograms and joint counts in its one read.
+# each model's job writes its histograms and joint counts in its one read.
 
 
 if FROZEN_BASIS:
