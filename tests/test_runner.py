@@ -39,7 +39,7 @@ def test_a_bug_keeps_its_traceback(tmp_path, bug):
         raise bug
 
     log = run(tmp_path, step)
-    assert "rule dump failed" in log and "Traceback" in log and "raise bug" in log
+    assert "rule model failed" in log and "Traceback" in log and "raise bug" in log
 
 
 def test_a_finished_step_logs_its_cpu_and_peak_memory(tmp_path):

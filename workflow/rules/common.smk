@@ -123,7 +123,7 @@ def filters_input(wildcards):
     return filters_path(wildcards.model)
 
 
-# Each model's chain (the zoo's training, then its model job) is one group: a cluster
+# Each model's chain (the zoo's training, its model job, its card) is one group: a cluster
 # executor submits it as one job per model; local runs ignore groups.
 PER_MODEL_GROUP = "model"
 # the imported models' ids, for the rule that serves them (one release, a short list)
@@ -140,24 +140,12 @@ def frozen_basis_inputs(wildcards):
     return {}
 
 
-def card_subcategory(wildcards):
-    """A model card's place in the report: its family."""
-    return str(MODEL_ROWS[wildcards.model].get("family", ""))
-
-
 def model_outputs():
     """A model job's files from its one read of the filters: the layer table, moment sums,
     the first filters of each layer (figures, cards) and the card; with a frozen basis, the
     histograms and the c0–c1 joint counts too (else the histograms rule writes those).
     """
     outputs = {
-        "card": report(
-            "results/cards/{model}.png",
-            caption="../report/model_card.rst",
-            category="5. Model cards",
-            subcategory=card_subcategory,
-            labels={"model": "{model}"},
-        ),
         "layers": "results/layers/{model}.parquet",
         "moments": "results/moments/{model}.npz",
         "first": "results/figdata/first_filters/{model}.parquet",

@@ -255,6 +255,40 @@ rule figure_group_comparison:
         "../scripts/figure_group_comparison.py"
 
 
+# --- per-model cards ----------------------------------------------------------------------
+
+
+rule model_card:
+    input:
+        layers="results/layers/{model}.parquet",
+        first="results/figdata/first_filters/{model}.parquet",
+    output:
+        png=report(
+            "results/cards/{model}.png",
+            caption="../report/model_card.rst",
+            category="5. Model cards",
+            subcategory=lambda wc: str(MODEL_ROWS[wc.model].get("family", "")),
+            labels={"model": "{model}"},
+        ),
+    log:
+        "results/logs/cards/{model}.log",
+    group:
+        PER_MODEL_GROUP
+    conda:
+        "../../envs/filterdb.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        row=lambda wc: public_row(wc.model),
+        cutoffs=config["flags"],
+        card_filters=FIG["card_filters"],
+        code=script_code("figure_card.py"),
+    script:
+        "../scripts/figure_card.py"
+
+
 # --- the report's opening page and tables -------------------------------------------------
 
 

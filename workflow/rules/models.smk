@@ -1,8 +1,9 @@
 # One job per model: fetch (download, verify, or take the zoo's weights), dump its 3×3
 # kernels, then in one read of the filters its per-layer statistics, moment sums and first
-# filters (with a frozen basis, its shift histograms and joint counts too), and its card.
-# One job, not four: each job costs a process start and Snakemake's own bookkeeping, which
-# for a 10,000-row sheet made the dry run alone take minutes.
+# filters (with a frozen basis, its shift histograms and joint counts too). One job, not
+# three: each job costs a process start and Snakemake's own bookkeeping, which for a
+# 10,000-row sheet made the dry run alone take minutes. The card is a figure, its own job
+# (workflow/rules/figures.smk), so that redrawing it rewrites nothing else.
 
 
 rule model:
@@ -29,7 +30,6 @@ rule model:
         on_nonfinite=config["extract"]["on_nonfinite"],
         cutoffs=config["flags"],
         k=KEPT_PER_LAYER,
-        card_filters=config["figures"]["card_filters"],
         code=script_code("model.py"),
     script:
         "../scripts/model.py"
@@ -62,7 +62,6 @@ if IMPORTED:
             row=lambda wc: public_row(wc.model),
             cutoffs=config["flags"],
             k=KEPT_PER_LAYER,
-            card_filters=config["figures"]["card_filters"],
-            code=script_code("model.py"),
+                code=script_code("model.py"),
         script:
             "../scripts/model.py"

@@ -1,7 +1,7 @@
-"""Rule model (and imported_model): one model's whole chain in one process. Fetch its files
-and write its manifest, dump its 3×3 kernels, then from one read of the filters its layer
-table, moment sums and first filters (with a frozen basis, its histograms and joint counts
-too), and draw its card. An imported model starts at the statistics."""
+"""Rule model (and imported_model): one model's chain in one process. Fetch its files, dump
+its 3×3 kernels, write its manifest, then from one read of the filters its layer table,
+moment sums and first filters (with a frozen basis, its histograms and joint counts too).
+An imported model starts at the statistics."""
 import json
 import logging
 import os
@@ -12,6 +12,7 @@ os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(snakemake.th
 
 from filterdb import store  # noqa: E402
 from filterdb.runner import run_step  # noqa: E402
+from filterdb.store.files import json_default  # noqa: E402
 from filterdb.stats import write_layer_stats  # noqa: E402
 
 log = logging.getLogger("filterdb.rule.model")
@@ -25,29 +26,12 @@ def fetch_and_dump(row, filters_path):
     # the rule's named inputs (the zoo's trained weights and record) are the source's keyword arguments
     from_rules = {key: value for key, value in snakemake.input.items() if key not in ("basis", "edges")}
     fetched = source.fetch(row, snakemake.params.cache_dir, **from_rules)
-    store.write_json_atomic(snakemake.output.manifest, {"model": row["model"], "source": row["source"], **fetched})
-    with open(snakemake.output.manifest) as handle:
-        manifest = json.load(handle)
-    loaded = source.load(row, manifest)
-    info = write_filters(loaded, filters_path, on_nonfinite=snakemake.params.on_nonfinite)
+    # as the file will hold it (paths as strings), so the load reads what a rerun would
+    manifest = json.loads(json.dumps({"model": row["model"], "source": row["source"], **fetched}, default=json_default))
+    info = write_filters(source.load(row, manifest), filters_path, on_nonfinite=snakemake.params.on_nonfinite)
     log.info("model %s: %d layers, %d filters", row["model"], info["n_layers"], info["n_filters"])
-
-
-def draw_card(row):
-    from filterdb.metrics import DEFAULT_CUTOFFS
-    from filterdb.plots.card import model_card
-    from filterdb.plots.common import save
-    from filterdb.plots.data import read_first_filters
-
-    layers = store.read_layers(snakemake.output.layers)
-    kernels = read_first_filters(snakemake.output.first)
-    first = None
-    if len(layers):
-        shallowest = int(layers.sort_values(["conv_depth_norm", "layer"], kind="stable")["layer"].iloc[0])
-        first = kernels.get(shallowest)
-        first = None if first is None else first[: snakemake.params.card_filters]
-    cutoffs = {**DEFAULT_CUTOFFS, **snakemake.params.cutoffs}
-    save(model_card(row["model"], row, layers, first, cutoffs), snakemake.output.card)
+    # the manifest after the dump: a job killed mid-way leaves no complete-looking file behind
+    store.write_json_atomic(snakemake.output.manifest, manifest)
 
 
 def step():
@@ -72,7 +56,6 @@ def step():
         first_k=snakemake.params.k,
         joint_path=snakemake.output.get("joint"),
     )
-    draw_card(row)
 
 
 run_step(snakemake, step)
