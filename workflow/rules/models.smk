@@ -62,6 +62,6 @@ if IMPORTED:
             row=lambda wc: public_row(wc.model),
             cutoffs=config["flags"],
             k=KEPT_PER_LAYER,
-                code=script_code("model.py"),
+            code=script_code("model.py"),
         script:
             "../scripts/model.py"
