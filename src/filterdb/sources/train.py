@@ -140,6 +140,13 @@ def _load_with_layout(model_id: str, manifest: Mapping[str, Any]) -> LoadedModel
             f"model {model_id!r}: {path}: its conv layout names {len(named)} layers, the file holds "
             f"{len(convs_in_file)} conv weights ({sorted(set(named) ^ convs_in_file)[:5]} differ); delete it and retrain"
         )
+    # the zoo writes float32; another dtype is a file not written by it (its precision unrecorded here)
+    other = sorted(f"{name} ({header[f'{name}.weight']['dtype']})" for name in named if header[f"{name}.weight"]["dtype"] != "F32")
+    if other:
+        raise SourceError(
+            f"model {model_id!r}: {path}: conv weights that are not float32, as the zoo writes them: "
+            f"{', '.join(other[:5])}; delete it and retrain"
+        )
     data = data_map(path, start)
     convs = [
         ConvLayer(name=name, weight=tensor(data, header[f"{name}.weight"]), groups=groups,
