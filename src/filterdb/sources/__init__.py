@@ -4,8 +4,9 @@ Each source module defines two functions:
 
 ``fetch(row, cache_dir) -> dict``
     Bring the model's files to this machine (download, verify, unpack, or train) and
-    return a JSON-able manifest (local paths, versions, checksums). Runs in the
-    ``fetch`` rule; it is the only step allowed to use the network.
+    return a JSON-able manifest (local paths, versions, checksums). Runs first in each
+    model's ``model`` job (and in ``filterdb fetch``); it is the only step allowed to use
+    the network.
 ``load(row, manifest) -> LoadedModel``
     Read the weights named by the manifest, without executing untrusted code.
 

@@ -4,7 +4,7 @@ Sheet columns (see ``config/zoo.tsv``): ``architecture`` (vgg, resnet, mobilenet
 ``dataset`` (a zoo data set, :mod:`filterdb.zoo.datasets`), ``task``
 (classification, denoising), ``width``, ``depth``, ``epochs``, ``data_size``,
 ``seed``. The ``train`` rule writes the weights (``.safetensors``) and the training
-record (``.json``); the ``fetch`` rule takes both as its input and passes their paths to
+record (``.json``); the ``model`` rule takes both as its input and passes their paths to
 ``fetch``, which checks them against each other and the row; ``load`` rebuilds the
 architecture and reads the weights.
 """
@@ -56,7 +56,7 @@ def model_columns(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def fetch(row: Mapping[str, Any], cache_dir, weights: str | Path, record: str | Path) -> dict:
     """The manifest of a trained zoo model. weights, record: the files the ``train`` rule wrote
-    for this row (the ``fetch`` rule's input)."""
+    for this row (the ``model`` rule's input)."""
     from ..store import sha256_of
 
     model_id = row["model"]
