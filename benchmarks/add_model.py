@@ -110,7 +110,7 @@ def main() -> None:
     show("Frozen basis, after adding the row (planned)", jobs)
     _, wall, cpu = snakemake(build, ["--cores", str(args.cores), "--configfile", "config/frozen_added.yaml"])
     print(f"\nAdding {row['model']} with the basis frozen: {wall:.0f} s wall, {cpu:.0f} s CPU")
-    # the model's own job (fetch, dump, one pass, card), from its log
+    # the model's own job (fetch, dump, one pass; its card is a job of its own), from its log
     usage = [line for line in (build / f"results/logs/model/{row['model']}.log").read_text().splitlines()
              if "job usage:" in line]  # fmt: skip
     print(f"- its model job: {usage[-1].split('job usage: ')[1] if usage else 'no usage line in its log'}")

@@ -241,7 +241,7 @@ def test_a_layout_that_does_not_match_the_weights_is_refused(digits, tmp_path):
     save_file(tensors, str(weights), metadata={**metadata, LAYOUT_KEY: "{not json"})
     with pytest.raises(SourceError, match="malformed conv layout"):
         train_source.load({"model": "m_bad"}, {"weights": str(weights), "sha256": "-"})
-    # the layout intact, one conv's weights stored as float16: refused in one line, not a KeyError
+    # the layout intact, one conv's weights stored as float16: refused in one line, not widened and recorded as float32
     first = json.loads(metadata[LAYOUT_KEY])["layers"][0]["name"]
     tensors[f"{first}.weight"] = tensors[f"{first}.weight"].astype(np.float16)
     save_file(tensors, str(weights), metadata=metadata)

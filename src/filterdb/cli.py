@@ -168,14 +168,14 @@ def _cmd_import_hdf5(args) -> int:
 def _cmd_fetch(args) -> int:
     """Each row's fetch step, as its model job runs it, into the cache: where compute nodes
     have no internet, the login node fills the cache and the jobs find their files there."""
-    from .sheet import load_sheets
+    from .sheet import IMPORTED_SOURCE, load_sheets
     from .sources import get_source
 
     rows = load_sheets(args.sheets)
     failed = 0
     for number, (model, row) in enumerate(sorted(rows.items()), 1):
         public = {k: v for k, v in row.items() if not k.startswith("_")}
-        if row["source"] in ("train", "parquet"):  # the zoo's training, an imported file: nothing to download
+        if row["source"] in ("train", IMPORTED_SOURCE):  # the zoo's training, an imported file: nothing to download
             print(f"[{number}/{len(rows)}] {model}: source {row['source']}, nothing to fetch", file=sys.stderr)
             continue
         try:

@@ -141,10 +141,9 @@ def frozen_basis_inputs(wildcards):
 
 
 def model_outputs():
-    """A model job's files from its one read of the filters: the layer table, moment sums,
-    the first filters of each layer (figures, cards) and the card; with a frozen basis, the
-    histograms and the c0–c1 joint counts too (else the histograms rule writes those).
-    """
+    """A model job's files from its one read of the filters: the layer table, moment sums
+    and the first filters of each layer (figures, cards); with a frozen basis, the histograms
+    and the c0–c1 joint counts too (else the histograms rule writes those)."""
     outputs = {
         "layers": "results/layers/{model}.parquet",
         "moments": "results/moments/{model}.npz",
