@@ -11,6 +11,7 @@ import errno
 import io as pyio
 import json
 import os
+import re
 import tarfile
 import zipfile
 from pathlib import Path
@@ -682,7 +683,8 @@ def test_deleted_per_model_file_is_rebuilt_by_the_next_run(all_outputs, deleted,
         (work / deleted).write_bytes(data)
         os.utime(work / deleted, (1_700_000_000, 1_700_000_000))
     assert "Nothing to be done" not in plan
-    assert f"rule {rule}:" in plan and deleted in plan, plan[-3000:]
+    # a bucket job's rule is named after its bucket (histograms_07)
+    assert re.search(rf"rule {rule}(_\d\d)?:", plan) and deleted in plan, plan[-3000:]
 
 
 def test_every_deleted_file_of_a_model_is_rebuilt(all_outputs):

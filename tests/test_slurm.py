@@ -101,12 +101,12 @@ def test_smoke_config_through_slurm_equals_local_run(cluster, tmp_path, capsys):
         print(f"\nsmoke run: local {local_s:.0f} s, through Slurm {slurm_s:.0f} s ({os.cpu_count()} CPUs)")
 
     # every job went through sbatch but the local rules (the target, the basis copies), and
-    # each model's chain (group "model": the zoo's training, the model job, the card) as one job
+    # each model's chain (group "model": the zoo's training and the model job) as one job
     total = int(re.search(r"^total\s+(\d+)", slurm_out, re.MULTILINE).group(1))
     stats = slurm_out.split("Job stats:")[1].split("total")[0]
     count = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
     local_jobs = count.get("all", 0) + count.get("per_model_copy", 0)
-    grouped = sum(count.get(rule, 0) for rule in ("train", "model", "model_card"))
+    grouped = sum(count.get(rule, 0) for rule in ("train", "model"))
     groups = count["model"]  # one per model
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", slurm_out)
     assert len(submitted) == total - local_jobs - grouped + groups, slurm_out[-4000:]

@@ -8,6 +8,7 @@ config key (``shift.bins``) and what was wrong with it.
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -108,3 +109,21 @@ def sheet_row(rows: Mapping[str, Mapping[str, Any]], model: str, sheets) -> Mapp
         raise ConfigError(
             f"model {model!r} is in no sheet of config key 'sheets' ({', '.join(map(str, sheets))}){hint}"
         ) from None
+
+
+# Steps that cost a model less than a process start run for a bucket of models per job.
+MODEL_BUCKETS = 32
+
+
+def model_bucket(model: str, n: int = MODEL_BUCKETS) -> str:
+    """The bucket ("00"…) of a model id: a hash of the id, so adding or removing a sheet row
+    changes the members of one bucket only."""
+    return f"{zlib.crc32(model.encode()) % n:02d}"
+
+
+def model_buckets(models, n: int = MODEL_BUCKETS) -> dict[str, list[str]]:
+    """{bucket: its models, in the order given}, by :func:`model_bucket`; empty buckets left out."""
+    members: dict[str, list[str]] = {}
+    for model in models:
+        members.setdefault(model_bucket(model, n), []).append(model)
+    return dict(sorted(members.items()))

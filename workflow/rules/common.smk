@@ -7,11 +7,13 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from filterdb.sheet import IMPORTED_SOURCE, is_trained, load_sheets
+from filterdb.store import read_basis_file
 from filterdb.workflow_code import script_code as _script_code
 from filterdb.workflow_scheduler import bound_rescheduling
 from filterdb.workflow_inputs import (
     check_config,
     check_sources,
+    model_buckets,
     model_id_pattern,
     sheet_row,
 )
@@ -75,10 +77,16 @@ SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 os.environ.update(FILTERDB_WORKFLOW_DIR=str(workflow.basedir))
 
 
+_SCRIPT_CODES = {}
+
+
 def script_code(script):
     """A hash of a rule's script and of the filterdb modules it imports, directly or not,
-    as a param: editing a module reruns the rules whose scripts import it."""
-    return _script_code(SCRIPTS / script)
+    as a param: editing a module reruns the rules whose scripts import it. Once per script:
+    the rules of a bucket of models share theirs."""
+    if script not in _SCRIPT_CODES:
+        _SCRIPT_CODES[script] = _script_code(SCRIPTS / script)
+    return _SCRIPT_CODES[script]
 
 
 def row_of(model):
@@ -123,21 +131,24 @@ def filters_input(wildcards):
     return filters_path(wildcards.model)
 
 
-# Each model's chain (the zoo's training, its model job, its card) is one group: a cluster
+# Each model's chain (the zoo's training, its model job) is one group: a cluster
 # executor submits it as one job per model; local runs ignore groups.
 PER_MODEL_GROUP = "model"
+# Steps that cost a model less than a process start (its card; with the database's own
+# basis, its range and histogram passes) run for a bucket of models per job: a job costs
+# Snakemake ~5 ms to plan (10,000 models: 50 s a step) and a process ~1-2 s of imports.
+# A model's bucket is a hash of its id: adding or removing a row changes one bucket only
+# (filterdb.workflow_inputs.model_buckets).
+
+
 # the imported models' ids, for the rule that serves them (one release, a short list)
 IMPORTED_PATTERN = "|".join(re.escape(m) for m in sorted(IMPORTED)) or "(?!)"
 
 
-def frozen_basis_inputs(wildcards):
-    """With a frozen basis, a model's job also bins its filters: it reads the basis and edges."""
-    if FROZEN_BASIS:
-        return {
-            "basis": "results/basis/basis.json",
-            "edges": "results/basis/bin_edges.json",
-        }
-    return {}
+# With a frozen basis, a model's job also bins its filters: it reads the basis file itself,
+# checked here once (a damaged file stops the dry run), and its sha256 is the job's param,
+# not an input: two inputs per model job cost a 10,000-row dry run 8 s of lookups.
+FROZEN_SHA256 = read_basis_file(FROZEN_BASIS)[2]["sha256"] if FROZEN_BASIS else None
 
 
 def model_outputs():
@@ -156,8 +167,7 @@ def model_outputs():
 
 
 def per_model_files():
-    """Every per-model file the workflow writes. They are targets of `rule all`, so a
-    deleted one is rebuilt by the next run, not silently missing from a query."""
+    """Every per-model file the workflow writes."""
     fetched = [m for m in MODELS if m not in IMPORTED]
     patterns = [
         "results/layers/{model}.parquet",
@@ -174,9 +184,24 @@ def per_model_files():
     return files
 
 
+def deleted_per_model_files():
+    """The per-model files missing from a build that has begun: targets of `rule all`, so a
+    deleted one is rebuilt by the next run, not silently missing from a query (Snakemake
+    plans no job for a missing file that no job it plans asks for, and the tables that read
+    it may be up to date). Before a build, none: every per-model job is then planned for
+    the tables and figures that read its files, and 7 targets per model would cost a
+    10,000-row dry run 30 s of lookups."""
+    files = per_model_files()
+    missing = [f for f in files if not os.path.exists(f)]
+    begun = len(missing) < len(files) or any(
+        os.path.exists(f) for f in ("results/db/models.parquet", "results/db/layers.parquet")
+    )
+    return missing if begun else []
+
+
 def all_targets():
     return [
-        *per_model_files(),
+        *deleted_per_model_files(),
         "results/db/models.parquet",
         "results/db/layers.parquet",
         *([] if FROZEN_BASIS else ["results/basis/basis_file.json"]),

@@ -1,11 +1,10 @@
 # The database's model and layer tables: small reductions of per-model files.
 
 
+# A model's manifest is written by the job that writes its filters file: the filters are the
+# input that orders the jobs, the manifests' paths a param (one lookup per model, not two).
 rule model_table:
     input:
-        manifests=per_model(
-            "results/models/{model}.json", [m for m in MODELS if m not in IMPORTED]
-        ),
         filters=[filters_path(m) for m in MODELS],
     output:
         table="results/db/models.parquet",
@@ -19,6 +18,9 @@ rule model_table:
         runtime=10,
     params:
         rows=[public_row(m) for m in MODELS],
+        manifests=per_model(
+            "results/models/{model}.json", [m for m in MODELS if m not in IMPORTED]
+        ),
         code=script_code("model_table.py"),
     script:
         "../scripts/model_table.py"

@@ -258,35 +258,43 @@ rule figure_group_comparison:
 # --- per-model cards ----------------------------------------------------------------------
 
 
-rule model_card:
-    input:
-        layers="results/layers/{model}.parquet",
-        first="results/figdata/first_filters/{model}.parquet",
-    output:
-        png=report(
-            "results/cards/{model}.png",
-            caption="../report/model_card.rst",
-            category="5. Model cards",
-            subcategory=lambda wc: str(MODEL_ROWS[wc.model].get("family", "")),
-            labels={"model": "{model}"},
-        ),
-    log:
-        "results/logs/cards/{model}.log",
-    group:
-        PER_MODEL_GROUP
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        row=lambda wc: public_row(wc.model),
-        cutoffs=config["flags"],
-        card_filters=FIG["card_filters"],
-        code=script_code("figure_card.py"),
-    script:
-        "../scripts/figure_card.py"
+# one job per bucket of models (common.smk): a card takes ~1 s to draw after ~2 s of
+# imports; naming one card's file redraws the few cards of its bucket, nothing else. The
+# first filters come from the job that writes the layer table: a param, not a second input.
+for _bucket, _members in model_buckets(MODELS).items():
+
+    rule:
+        name:
+            f"model_cards_{_bucket}"
+        input:
+            layers=per_model("results/layers/{model}.parquet", _members),
+        output:
+            png=[
+                report(
+                    f"results/cards/{m}.png",
+                    caption="../report/model_card.rst",
+                    category="5. Model cards",
+                    subcategory=str(MODEL_ROWS[m].get("family", "")),
+                    labels=card_labels(m),
+                )
+                for m in _members
+            ],
+        log:
+            f"results/logs/cards/{_bucket}.log",
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5 + len(_members),
+        params:
+            rows=[public_row(m) for m in _members],
+            first=per_model("results/figdata/first_filters/{model}.parquet", _members),
+            cutoffs=config["flags"],
+            card_filters=FIG["card_filters"],
+            code=script_code("figure_card.py"),
+        script:
+            "../scripts/figure_card.py"
 
 
 # --- the report's opening page and tables -------------------------------------------------

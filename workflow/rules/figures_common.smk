@@ -81,6 +81,14 @@ def figure_outputs(name, caption, category, subcategory=None, labels=None):
     }
 
 
+def card_labels(model):
+    """A card's labels in the report: what its caption would say of the model (a job draws
+    the cards of a bucket of models, and a caption is one text for all its outputs)."""
+    row = MODEL_ROWS[model]
+    keys = ("family", "task", "visual_category", "training_dataset")
+    return {"model": model, **{key: str(row.get(key, "")) for key in keys}}
+
+
 def noise_floor_input(wildcards):
     """Histograms of the replicates, or of every model when there are none (random halves)."""
     models = sorted({m for s in REPLICATE_SETS for m in s}) or MODELS

@@ -9,7 +9,6 @@
 rule model:
     input:
         unpack(fetch_inputs),
-        unpack(frozen_basis_inputs),
     output:
         **model_outputs(),
         manifest="results/models/{model}.json",
@@ -30,6 +29,8 @@ rule model:
         on_nonfinite=config["extract"]["on_nonfinite"],
         cutoffs=config["flags"],
         k=KEPT_PER_LAYER,
+        frozen_basis=FROZEN_BASIS,
+        frozen_sha256=FROZEN_SHA256,
         code=script_code("model.py"),
     script:
         "../scripts/model.py"
@@ -42,7 +43,6 @@ if IMPORTED:
 
     rule imported_model:
         input:
-            unpack(frozen_basis_inputs),
             filters=filters_input,
         output:
             **model_outputs(),
@@ -62,6 +62,8 @@ if IMPORTED:
             row=lambda wc: public_row(wc.model),
             cutoffs=config["flags"],
             k=KEPT_PER_LAYER,
+            frozen_basis=FROZEN_BASIS,
+            frozen_sha256=FROZEN_SHA256,
             code=script_code("model.py"),
         script:
             "../scripts/model.py"

@@ -1,6 +1,6 @@
 # The global basis (map: moment sums per model, written by each model job; reduce: PCA),
 # per-layer coefficient histograms over the pool's range (and, in the same pass, the c0–c1
-# joint counts of the joint figure), and one shift matrix per configured axis. With
+# joint counts of the joint figure), and a shift matrix per configured axis (one job). With
 # `basis.from` (a frozen basis file) there is no basis, range or histogram job:
 # each model's job writes its histograms and joint counts in its one read.
 
@@ -66,24 +66,30 @@ else:
         run:
             shutil.copyfile(input[0], output[0])
 
-    rule model_range:
-        input:
-            filters=filters_input,
-            basis="results/basis/per_model/basis.json",
-        output:
-            range="results/basis/range/{model}.json",
-        log:
-            "results/logs/model_range/{model}.log",
-        conda:
-            "../../envs/filterdb.yaml"
-        threads: 1
-        resources:
-            mem_mb=4000,
-            runtime=60,
-        params:
-            code=script_code("model_range.py"),
-        script:
-            "../scripts/model_range.py"
+    # one job per bucket of models (common.smk): a range pass is a second or less per model
+    for _bucket, _members in model_buckets(BASIS_POOL).items():
+
+        rule:
+            name:
+                f"model_range_{_bucket}"
+            input:
+                filters=[filters_path(m) for m in _members],
+                basis="results/basis/per_model/basis.json",
+            output:
+                range=per_model("results/basis/range/{model}.json", _members),
+            log:
+                f"results/logs/model_range/{_bucket}.log",
+            conda:
+                "../../envs/filterdb.yaml"
+            threads: 1
+            resources:
+                mem_mb=8000,  # one model at a time: the largest model's pass
+                runtime=30 + 10 * len(_members),
+            params:
+                models=_members,
+                code=script_code("model_range.py"),
+            script:
+                "../scripts/model_range.py"
 
     rule bin_edges:
         input:
@@ -111,26 +117,31 @@ else:
         script:
             "../scripts/bin_edges.py"
 
-    rule histograms:
-        input:
-            filters=filters_input,
-            basis="results/basis/per_model/basis.json",
-            edges="results/basis/per_model/bin_edges.json",
-        output:
-            histograms="results/hist/{model}.parquet",
-            joint="results/figdata/joint/{model}.parquet",
-        log:
-            "results/logs/histograms/{model}.log",
-        conda:
-            "../../envs/filterdb.yaml"
-        threads: 1
-        resources:
-            mem_mb=4000,
-            runtime=60,
-        params:
-            code=script_code("histograms.py"),
-        script:
-            "../scripts/histograms.py"
+    for _bucket, _members in model_buckets(MODELS).items():
+
+        rule:
+            name:
+                f"histograms_{_bucket}"
+            input:
+                filters=[filters_path(m) for m in _members],
+                basis="results/basis/per_model/basis.json",
+                edges="results/basis/per_model/bin_edges.json",
+            output:
+                histograms=per_model("results/hist/{model}.parquet", _members),
+                joint=per_model("results/figdata/joint/{model}.parquet", _members),
+            log:
+                f"results/logs/histograms/{_bucket}.log",
+            conda:
+                "../../envs/filterdb.yaml"
+            threads: 1
+            resources:
+                mem_mb=8000,  # one model at a time: the largest model's pass
+                runtime=30 + 10 * len(_members),
+            params:
+                models=_members,
+                code=script_code("histograms.py"),
+            script:
+                "../scripts/histograms.py"
 
     rule basis_file:
         input:
@@ -152,6 +163,8 @@ else:
             "../scripts/basis_file.py"
 
 
+# one job for every axis: each shift job reads every model's histograms, and one job per
+# axis made each histogram file an input of every axis (9 × N inputs to plan)
 rule shift:
     input:
         models="results/db/models.parquet",
@@ -160,13 +173,13 @@ rule shift:
         edges="results/basis/bin_edges.json",
         histograms=per_model("results/hist/{model}.parquet"),
     output:
-        matrix="results/shift/{axis}.tsv",
-        table="results/shift/{axis}.parquet",
-        groups="results/shift/{axis}.groups.tsv",
+        matrix=expand("results/shift/{axis}.tsv", axis=AXES),
+        table=expand("results/shift/{axis}.parquet", axis=AXES),
+        groups=expand("results/shift/{axis}.groups.tsv", axis=AXES),
     log:
-        "results/logs/shift/{axis}.log",
+        "results/logs/shift.log",
     benchmark:
-        "results/benchmarks/shift/{axis}.tsv"
+        "results/benchmarks/shift.tsv"
     conda:
         "../../envs/filterdb.yaml"
     threads: 1
@@ -174,10 +187,12 @@ rule shift:
         mem_mb=2000,
         runtime=30,
     params:
+        axes=AXES,
         # `ordered` is the figure's business: changing it redraws, it does not recompute
-        axis=lambda wc: {
-            k: v for k, v in config["shift"]["axes"][wc.axis].items() if k != "ordered"
-        },
+        settings=[
+            {k: v for k, v in config["shift"]["axes"][a].items() if k != "ordered"}
+            for a in AXES
+        ],
         eps=config["shift"]["eps"],
         min_group_filters=config["shift"]["min_group_filters"],
         exclude_duplicates=BASIS["exclude_duplicates"],

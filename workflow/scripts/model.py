@@ -24,8 +24,7 @@ def fetch_and_dump(row, filters_path):
 
     source = get_source(row["source"])
     # the rule's named inputs (the zoo's trained weights and record) are the source's keyword arguments
-    from_rules = {key: value for key, value in snakemake.input.items() if key not in ("basis", "edges")}
-    fetched = source.fetch(row, snakemake.params.cache_dir, **from_rules)
+    fetched = source.fetch(row, snakemake.params.cache_dir, **dict(snakemake.input.items()))
     # as the file will hold it (paths as strings), so the load reads what a rerun would
     manifest = json.loads(json.dumps({"model": row["model"], "source": row["source"], **fetched}, default=json_default))
     info = write_filters(source.load(row, manifest), filters_path, on_nonfinite=snakemake.params.on_nonfinite)
@@ -42,8 +41,14 @@ def step():
     else:
         filters = snakemake.input.filters
     binning = None
-    if "histograms" in snakemake.output.keys():
-        binning = (store.read_basis(snakemake.input.basis), store.read_bin_edges(snakemake.input.edges))
+    if "histograms" in snakemake.output.keys():  # a frozen basis: its file, as the dry run checked it
+        basis, edges, record = store.read_basis_file(snakemake.params.frozen_basis)
+        if record["sha256"] != snakemake.params.frozen_sha256:
+            raise store.DataError(
+                f"config key basis.from: {snakemake.params.frozen_basis} changed since the run was "
+                "planned (sha256 differs); run again"
+            )
+        binning = (basis, edges)
     write_layer_stats(
         filters,
         snakemake.output.layers,

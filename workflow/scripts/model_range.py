@@ -1,12 +1,17 @@
-"""Rule model_range: min and max of each basis coefficient over one model's filters."""
+"""Rule model_range_{bucket}: min and max of each basis coefficient over each model's filters."""
+import logging
+
 from filterdb import store
 from filterdb.basis import coefficient_range
 from filterdb.runner import run_step
 
 
 def step():
-    low, high = coefficient_range(snakemake.input.filters, store.read_basis(snakemake.input.basis))
-    store.write_range(snakemake.output.range, low, high)
+    basis = store.read_basis(snakemake.input.basis)
+    for model, filters, out in zip(snakemake.params.models, snakemake.input.filters, snakemake.output.range):
+        logging.info("model %s", model)
+        low, high = coefficient_range(filters, basis)
+        store.write_range(out, low, high)
 
 
 run_step(snakemake, step)

@@ -6,6 +6,6 @@ from filterdb.runner import run_step
 run_step(
     snakemake,
     lambda: write_frame(
-        model_table(snakemake.params.rows, snakemake.input.manifests, snakemake.input.filters), snakemake.output.table
+        model_table(snakemake.params.rows, snakemake.params.manifests, snakemake.input.filters), snakemake.output.table
     ),
 )

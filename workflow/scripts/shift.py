@@ -1,4 +1,4 @@
-"""Rule shift: the D matrix between the groups of one axis."""
+"""Rule shift: the D matrix between the groups of each configured axis."""
 import logging
 
 from filterdb import store
@@ -16,18 +16,16 @@ def step():
             logging.info("left out (bit-identical to another model): %s", ", ".join(left_out))
         models, layers = models[models["model"].isin(keep)], layers[layers["model"].isin(keep)]
     files = store.histogram_files(snakemake.input.histograms)
-    matrix, groups = axis_shift(
-        models,
-        layers,
-        {model: path for model, path in files.items() if model in set(models["model"])},
-        snakemake.params.axis,
-        store.read_basis(snakemake.input.basis)["explained_variance_ratio"],
-        store.read_bin_edges(snakemake.input.edges),
-        snakemake.params.eps,
-        snakemake.params.min_group_filters,
-        name=snakemake.wildcards.axis,
-    )
-    store.write_shift(snakemake.output.table, matrix, groups, tsv=snakemake.output.matrix, groups_tsv=snakemake.output.groups)
+    files = {model: path for model, path in files.items() if model in set(models["model"])}
+    evr = store.read_basis(snakemake.input.basis)["explained_variance_ratio"]
+    edges = store.read_bin_edges(snakemake.input.edges)
+    outputs = zip(snakemake.output.table, snakemake.output.matrix, snakemake.output.groups)
+    for name, axis, (table, matrix_tsv, groups_tsv) in zip(snakemake.params.axes, snakemake.params.settings, outputs):
+        logging.info("axis %s", name)
+        matrix, groups = axis_shift(
+            models, layers, files, axis, evr, edges, snakemake.params.eps, snakemake.params.min_group_filters, name=name
+        )
+        store.write_shift(table, matrix, groups, tsv=matrix_tsv, groups_tsv=groups_tsv)
 
 
 run_step(snakemake, step)
