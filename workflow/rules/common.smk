@@ -194,7 +194,8 @@ def deleted_per_model_files():
     files = per_model_files()
     missing = [f for f in files if not os.path.exists(f)]
     begun = len(missing) < len(files) or any(
-        os.path.exists(f) for f in ("results/db/models.parquet", "results/db/layers.parquet")
+        os.path.exists(f)
+        for f in ("results/db/models.parquet", "results/db/layers.parquet")
     )
     return missing if begun else []
 
