@@ -63,8 +63,9 @@ def iter_chunks(kernels: np.ndarray, chunk: int = CHUNK):
 
 def scale_chunk(xt: np.ndarray, peak: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = xt / peak column-wise (each filter by its own max |w|); zero filters stay zero."""
-    # one reduction instead of a mask and any(): false for a zero and for a NaN peak
-    if np.minimum.reduce(peak, axis=None) > 0:
+    # one reduction instead of a mask and any(): false for a zero and for a NaN peak; an
+    # empty chunk gives inf
+    if np.minimum.reduce(peak, axis=None, initial=np.inf) > 0:
         return np.divide(xt, peak, out=out)
     with np.errstate(invalid="ignore", divide="ignore"):
         np.divide(xt, peak, out=out)  # NaN peaks (NaN weights) stay NaN and reach the sums
