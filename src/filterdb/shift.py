@@ -108,6 +108,8 @@ class Binner:
             raise DataError("bin edges: a coefficient's range is too narrow for its number of bins")
         self.width = self.bins + 1  # slots per coefficient in the bincount: bins 0 … bins
         self.magic = MAGIC + (np.arange(9, dtype=np.float64) * self.width)[:, None]
+        self._margins = np.empty(18)  # scratch of add()
+        self._low_row, self._high_row = self.low[:, 0], self.high[:, 0]
 
     def add(self, counts: np.ndarray, coefficients: np.ndarray) -> bool:
         """Add the (9, k) coefficients to counts (9, bins) in place; coefficients are overwritten.
@@ -117,12 +119,16 @@ class Binner:
         k = coefficients.shape[1]
         if k == 0:
             return True
-        lowest = coefficients.min(axis=1, keepdims=True)
-        highest = coefficients.max(axis=1, keepdims=True)
-        finite = not (np.isnan(lowest).any() or np.isnan(highest).any())
+        # all inside ⇔ min(lowest − low, high − highest) ≥ 0 (the sign of a difference is
+        # exact); a NaN coefficient makes that min NaN, so it takes the masked path too.
+        # One small reduction instead of eight numpy calls (each costs µs).
+        margins = self._margins
+        np.subtract(np.minimum.reduce(coefficients, axis=1), self._low_row, out=margins[:9])
+        np.subtract(self._high_row, np.maximum.reduce(coefficients, axis=1), out=margins[9:])
         inside = None
-        # written so that NaN (whose comparisons are all false) also takes the masked path
-        if not (lowest >= self.low).all() or not (highest <= self.high).all():
+        finite = True
+        if not np.minimum.reduce(margins) >= 0:
+            finite = not np.isnan(margins).any()
             inside = (coefficients >= self.low) & (coefficients <= self.high)
         coefficients -= self.low
         coefficients *= self.norm
