@@ -134,13 +134,6 @@ def filters_input(wildcards):
 # Each model's chain (the zoo's training, its model job) is one group: a cluster
 # executor submits it as one job per model; local runs ignore groups.
 PER_MODEL_GROUP = "model"
-# Steps that cost a model less than a process start (its card; with the database's own
-# basis, its range and histogram passes) run for a bucket of models per job: a job costs
-# Snakemake ~5 ms to plan (10,000 models: 50 s a step) and a process ~1-2 s of imports.
-# A model's bucket is a hash of its id: adding or removing a row changes one bucket only
-# (filterdb.workflow_inputs.model_buckets).
-
-
 # the imported models' ids, for the rule that serves them (one release, a short list)
 IMPORTED_PATTERN = "|".join(re.escape(m) for m in sorted(IMPORTED)) or "(?!)"
 
@@ -154,7 +147,7 @@ FROZEN_SHA256 = read_basis_file(FROZEN_BASIS)[2]["sha256"] if FROZEN_BASIS else 
 def model_outputs():
     """A model job's files from its one read of the filters: the layer table, moment sums
     and the first filters of each layer (figures, cards); with a frozen basis, the histograms
-    and the c0–c1 joint counts too (else the histograms rule writes those)."""
+    and the c0–c1 joint counts too (else the histogram jobs write those)."""
     outputs = {
         "layers": "results/layers/{model}.parquet",
         "moments": "results/moments/{model}.npz",

@@ -16,7 +16,8 @@ def step():
             logging.info("left out (bit-identical to another model): %s", ", ".join(left_out))
         models, layers = models[models["model"].isin(keep)], layers[layers["model"].isin(keep)]
     files = store.histogram_files(snakemake.input.histograms)
-    files = {model: path for model, path in files.items() if model in set(models["model"])}
+    kept = set(models["model"])
+    files = {model: path for model, path in files.items() if model in kept}
     evr = store.read_basis(snakemake.input.basis)["explained_variance_ratio"]
     edges = store.read_bin_edges(snakemake.input.edges)
     outputs = zip(snakemake.output.table, snakemake.output.matrix, snakemake.output.groups)
