@@ -185,7 +185,7 @@ def rule_scripts() -> dict[str, str]:
     for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
         for block in re.split(r"(?m)^\s*rule ?", smk.read_text())[1:]:
             script = re.search(r'"\.\./scripts/([\w.]+)"', block)
-            name = block.split(":")[0].strip() or re.search(r'name:\s*f"(\w+)_\{_bucket\}"', block).group(1)
+            name = block.split(":")[0].strip() or re.search(r'name:\s*f"(\w+)_\{_\w+\}"', block).group(1)
             if script:
                 found[name] = script.group(1)
     return found

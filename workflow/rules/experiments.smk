@@ -1,7 +1,7 @@
 # The paper's two conclusions tested by experiment (config key `experiments`, design tables
 # config/experiments_*.tsv): pre-training data vs transfer, and degeneracy vs fine-tuning
-# and robustness. Every checkpoint (per seed) and every fine-tuning job (checkpoint × seed
-# × target, all label budgets) is a file target; training resumes from step checkpoints.
+# and robustness. Every checkpoint (per seed) and every fine-tuning (checkpoint × seed ×
+# target, all label budgets) is a file target; training resumes from step checkpoints.
 from filterdb.zoo.experiments import paths
 from filterdb.zoo.experiments.design import load_design
 
@@ -22,9 +22,7 @@ EXP_TARGETS = EXP_RESULTS + EXP_FINDINGS
 
 
 wildcard_constraints:
-    ckpt="|".join(re.escape(c) for c in EXP.checkpoints) or "(?!)",
     seed=r"\d+",
-    target="|".join(re.escape(t) for t in EXP.datasets()) or "(?!)",
 
 
 rule exp_dataset:
@@ -48,76 +46,68 @@ rule exp_dataset:
         "../scripts/experiment_dataset.py"
 
 
-rule exp_checkpoint:
-    input:
-        unpack(lambda wc: paths.checkpoint_inputs(EXP, wc.ckpt, wc.seed, CACHE_DIR)),
-    output:
-        weights=f"{EXP_DIR}/checkpoints/{{ckpt}}_s{{seed}}.safetensors",
-        record=f"{EXP_DIR}/checkpoints/{{ckpt}}_s{{seed}}.json",
-    log:
-        "results/logs/experiments/checkpoint/{ckpt}_s{seed}.log",
-    benchmark:
-        "results/benchmarks/experiments/checkpoint/{ckpt}_s{seed}.tsv"
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: ZOO["threads"]
-    resources:
-        mem_mb=3000,
-        runtime=60,
-        gpu=1 if ZOO_GPU else 0,
-    params:
-        made=lambda wc: EXP.checkpoints[wc.ckpt].as_dict(),
-        settings={
-            k: EXP_SETTINGS[k]
-            for k in ("architecture", "depth", "image_size", "test_images", "budgets")
-        },
-        cache_dir=CACHE_DIR,
-        device=ZOO["device"],
-        code=script_code("experiment_checkpoint.py"),
-    script:
-        "../scripts/experiment_checkpoint.py"
+# One job per checkpoint and seed: make the checkpoint, then fine-tune it on each of its
+# targets at every label budget, in one process. A job's start (torch's import) costs about
+# as much as one fine-tuning of the reduced design, and a fine-tuning always follows its
+# checkpoint. The rules are defined in a loop because each checkpoint has its own targets
+# (outputs cannot depend on a wildcard); they are numbered, since a checkpoint's name need
+# not be a valid rule name.
+for _number, _made in EXP.numbered_checkpoints():
 
-
-rule exp_finetune:
-    input:
-        unpack(lambda wc: paths.data_files(wc.target, CACHE_DIR)),
-        weights=f"{EXP_DIR}/checkpoints/{{ckpt}}_s{{seed}}.safetensors",
-    output:
-        record=f"{EXP_DIR}/finetuned/{{target}}/{{ckpt}}_s{{seed}}.json",
-        weights=[
-            f"{EXP_DIR}/finetuned/{{target}}/{{ckpt}}_s{{seed}}_n{budget}.safetensors"
-            for budget in EXP.budgets
-        ],
-    log:
-        "results/logs/experiments/finetune/{target}/{ckpt}_s{seed}.log",
-    benchmark:
-        "results/benchmarks/experiments/finetune/{target}/{ckpt}_s{seed}.tsv"
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: ZOO["threads"]
-    resources:
-        mem_mb=3000,
-        runtime=30,
-        gpu=1 if ZOO_GPU else 0,
-    params:
-        settings={
-            k: EXP_SETTINGS[k]
-            for k in (
-                "architecture",
-                "depth",
-                "image_size",
-                "test_images",
-                "budgets",
-                "finetune",
-                "noise_sigmas",
-                "fgsm_eps",
-            )
-        },
-        cache_dir=CACHE_DIR,
-        device=ZOO["device"],
-        code=script_code("experiment_finetune.py"),
-    script:
-        "../scripts/experiment_finetune.py"
+    rule:
+        name:
+            f"exp_checkpoint_{_number}"
+        input:
+            unpack(paths.checkpoint_input_function(EXP, _made.name, CACHE_DIR)),
+            targets=[
+                f
+                for t in _made.targets
+                for f in paths.data_files(t, CACHE_DIR).values()
+            ],
+        output:
+            weights=f"{EXP_DIR}/checkpoints/{_made.name}_s{{seed}}.safetensors",
+            record=f"{EXP_DIR}/checkpoints/{_made.name}_s{{seed}}.json",
+            finetuned=[
+                f"{EXP_DIR}/finetuned/{t}/{_made.name}_s{{seed}}.json"
+                for t in _made.targets
+            ],
+            finetuned_weights=[
+                f"{EXP_DIR}/finetuned/{t}/{_made.name}_s{{seed}}_n{budget}.safetensors"
+                for t in _made.targets
+                for budget in EXP.budgets
+            ],
+        log:
+            f"results/logs/experiments/checkpoint/{_made.name}_s{{seed}}.log",
+        benchmark:
+            f"results/benchmarks/experiments/checkpoint/{_made.name}_s{{seed}}.tsv"
+        conda:
+            "../../envs/filterdb.yaml"
+        threads: ZOO["threads"]
+        resources:
+            mem_mb=3000,
+            runtime=60 + 30 * len(_made.targets),
+            gpu=1 if ZOO_GPU else 0,
+        params:
+            checkpoint=_made.name,
+            made=_made.as_dict(),
+            targets=list(_made.targets),
+            settings={
+                k: EXP_SETTINGS[k]
+                for k in (
+                    "architecture",
+                    "depth",
+                    "image_size",
+                    "test_images",
+                    "budgets",
+                    "finetune",
+                    "noise_sigmas",
+                    "fgsm_eps",
+                )
+            },
+            device=ZOO["device"],
+            code=script_code("experiment_checkpoint.py"),
+        script:
+            "../scripts/experiment_checkpoint.py"
 
 
 rule exp_transfer_table:

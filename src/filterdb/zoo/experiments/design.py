@@ -13,8 +13,8 @@ A design table (TSV, ``#`` lines are comments) has one row per checkpoint kind:
 | ``prune``, ``parent`` | magnitude pruning: the share of 3×3 filters zeroed in each layer of checkpoint ``parent`` |
 | ``targets`` | ``;``-separated target data sets the checkpoint is fine-tuned on |
 
-Every checkpoint is made once per seed in ``experiments.seeds``; every (checkpoint, seed,
-target) fine-tuning job fine-tunes on each label budget in ``experiments.budgets``.
+Every checkpoint is made once per seed in ``experiments.seeds``, and in the same job
+fine-tuned on each of its targets at each label budget in ``experiments.budgets``.
 """
 
 from __future__ import annotations
@@ -105,13 +105,19 @@ class Design:
     def of(self, experiment: str) -> list[Checkpoint]:
         return [c for c in self.checkpoints.values() if c.experiment == experiment]
 
+    def numbered_checkpoints(self) -> list[tuple[str, Checkpoint]]:
+        """(two-digit number, checkpoint) in the design's order: the names of the workflow's
+        per-checkpoint rules (``exp_checkpoint_07``)."""
+        width = max(2, len(str(len(self.checkpoints) - 1)))
+        return [(f"{i:0{width}d}", c) for i, c in enumerate(self.checkpoints.values())]
+
     def datasets(self) -> list[str]:
         names = {c.dataset for c in self.checkpoints.values()}
         names |= {t for c in self.checkpoints.values() for t in c.targets}
         return sorted(names)
 
     def finetune_jobs(self, experiment: str) -> list[tuple[str, int, str]]:
-        """(checkpoint, seed, target) of every fine-tuning job of one experiment."""
+        """(checkpoint, seed, target) of every fine-tuning of one experiment."""
         return [(c.name, s, t) for c in self.of(experiment) for s in self.seeds for t in c.targets]
 
 

@@ -27,5 +27,10 @@ def checkpoint_files(design: Design, experiment: str, ext: str) -> list[str]:
 
 
 def finetune_records(design: Design, experiment: str) -> list[str]:
-    """The record of every fine-tuning job (checkpoint × seed × target) of one experiment."""
+    """The record of every fine-tuning (checkpoint × seed × target) of one experiment."""
     return [f"{RESULTS}/finetuned/{t}/{c}_s{s}.json" for c, s, t in design.finetune_jobs(experiment)]
+
+
+def checkpoint_input_function(design: Design, name: str, cache_dir: str):
+    """The input function of one checkpoint's rule (its seed is the wildcard)."""
+    return lambda wildcards: checkpoint_inputs(design, name, wildcards.seed, cache_dir)
