@@ -51,7 +51,8 @@ rule exp_dataset:
 # as much as one fine-tuning of the reduced design, and a fine-tuning always follows its
 # checkpoint. The rules are defined in a loop because each checkpoint has its own targets
 # (outputs cannot depend on a wildcard); they are numbered, since a checkpoint's name need
-# not be a valid rule name.
+# not be a valid rule name. No `benchmark:`: its sampler reads the job's memory maps every
+# 0.5 s for the job's whole life, and the log's last line has the job's CPU and peak memory.
 for _number, _made in EXP.numbered_checkpoints():
 
     rule:
@@ -78,8 +79,6 @@ for _number, _made in EXP.numbered_checkpoints():
             ],
         log:
             f"results/logs/experiments/checkpoint/{_made.name}_s{{seed}}.log",
-        benchmark:
-            f"results/benchmarks/experiments/checkpoint/{_made.name}_s{{seed}}.tsv"
         conda:
             "../../envs/filterdb.yaml"
         threads: ZOO["threads"]
