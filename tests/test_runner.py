@@ -81,3 +81,22 @@ subprocess.run([sys.executable, "-c", {job!r}], check=True)
     line = (tmp_path / "job.log").read_text().splitlines()[-1]
     peak = int(re.search(r"([0-9]+) MB peak", line).group(1))
     assert peak < 300, line
+
+
+def test_a_finished_workflow_job_ends_its_process_without_finalisation(tmp_path):
+    # Snakemake's own job object: the step's process ends at once (exit 0, the usage line
+    # logged), so nothing after run_step runs, atexit handlers included
+    script = f"""
+import atexit, pathlib
+from snakemake.iocontainers import Snakemake
+from filterdb.runner import run_step
+job = Snakemake.__new__(Snakemake)  # what a job script's preamble unpickles; only these two are read
+job.rule, job.log = "model", [{str(tmp_path / "job.log")!r}]
+atexit.register(lambda: pathlib.Path({str(tmp_path / "atexit")!r}).touch())
+run_step(job, lambda: pathlib.Path({str(tmp_path / "done")!r}).touch())
+pathlib.Path({str(tmp_path / "after")!r}).touch()
+"""
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert (tmp_path / "done").exists() and not (tmp_path / "after").exists() and not (tmp_path / "atexit").exists()
+    assert "job usage:" in (tmp_path / "job.log").read_text().splitlines()[-1]
