@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from workflow_helpers import ROOT, SNAKEMAKE, copy_workflow, snakemake
 
@@ -36,10 +37,12 @@ def test_dry_run_of_every_shipped_config(tmp_path, config):
     assert "Job stats" in result.stdout and "rule all" in result.stdout, result.stdout[-2000:]
 
 
-def test_each_models_chain_is_one_group_job(tmp_path):
+def test_each_models_chain_is_one_group_job_with_the_slurm_profiles_groups(tmp_path):
     # a cluster executor submits one job per model: the zoo's training and the model job
     work = copy_workflow(tmp_path)
-    out = snakemake(work, "-n", "--configfile", "config/smoke.yaml").stdout
+    groups = yaml.safe_load((work / "workflow/profiles/slurm/config.yaml").read_text())["groups"]
+    assert "Group job" not in snakemake(work, "-n", "--configfile", "config/smoke.yaml").stdout
+    out = snakemake(work, "-n", "--configfile", "config/smoke.yaml", "--groups", *groups).stdout
     blocks = out.split("Group job model")[1:]
     models = set()
     for sheet in ("config/smoke.tsv", "config/zoo_smoke.tsv"):

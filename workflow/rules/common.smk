@@ -13,6 +13,7 @@ from filterdb.workflow_scheduler import bound_rescheduling
 from filterdb.workflow_inputs import (
     check_config,
     check_sources,
+    model_bucket,
     model_buckets,
     model_id_pattern,
     sheet_row,
@@ -70,6 +71,9 @@ wildcard_constraints:
     # a dry run quadratic (352 s); ids not in a sheet are refused by row_of()
     model=model_id_pattern(workflow.source_path("../schemas/models.schema.yaml")),
     axis="|".join(re.escape(a) for a in AXES) if AXES else "(?!)",
+    # the experiments' seeds; declared here, before any rule: a later global constraint is
+    # applied again to every path of every rule declared before it
+    seed=r"\d+",
 
 
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
@@ -120,6 +124,31 @@ def per_model(pattern, models=MODELS):
     return expand(pattern, model=models)
 
 
+# Per-model files as inputs cost a large dry run: Snakemake looks up the producer of each
+# input file, and finds a bucket job's output by testing the file against each of that
+# job's outputs in turn, O(models²) tests (10,000 rows: ~15 s). So a consumer of a bucket
+# job's files takes the bucket's index (its job's first output) as input and the files as
+# a param; the range and histogram buckets, which wait for the basis (i.e. every model)
+# anyway, take the model table (written after every model job) and their filters as a param.
+def bucket_index(kind, bucket):
+    """The file a bucket job of this kind writes last: one row per model and its files."""
+    return f"results/buckets/{kind}/{bucket}.tsv"
+
+
+def bucket_indexes(kind, models):
+    """The indexes of the buckets that hold these models."""
+    return [bucket_index(kind, b) for b in sorted({model_bucket(m) for m in models})]
+
+
+def hist_inputs(models):
+    """What a consumer of these models' histograms (or joint counts, written beside them)
+    takes as input: the histogram buckets' indexes; with a frozen basis, where each model's
+    job writes them, the layer table, whose inputs are every model job's layer table."""
+    if FROZEN_BASIS:
+        return ["results/db/layers.parquet"]
+    return bucket_indexes("histograms", models)
+
+
 def filters_path(model):
     """A model's filters file: the model job's dump, or the imported file a `parquet` row names."""
     if model in IMPORTED:
@@ -131,9 +160,6 @@ def filters_input(wildcards):
     return filters_path(wildcards.model)
 
 
-# Each model's chain (the zoo's training, its model job) is one group: a cluster
-# executor submits it as one job per model; local runs ignore groups.
-PER_MODEL_GROUP = "model"
 # the imported models' ids, for the rule that serves them (one release, a short list)
 IMPORTED_PATTERN = "|".join(re.escape(m) for m in sorted(IMPORTED)) or "(?!)"
 
@@ -168,6 +194,7 @@ def per_model_files():
         "results/hist/{model}.parquet",
         "results/figdata/joint/{model}.parquet",
         "results/figdata/first_filters/{model}.parquet",
+        "results/cards/{model}.png",
     ]
     files = [path for pattern in patterns for path in per_model(pattern)]
     files += per_model("results/models/{model}.json", fetched)

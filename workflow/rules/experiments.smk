@@ -21,10 +21,6 @@ EXP_FINDINGS = [f"{EXP_DIR}/findings.tsv"] if EXP.checkpoints else []
 EXP_TARGETS = EXP_RESULTS + EXP_FINDINGS
 
 
-wildcard_constraints:
-    seed=r"\d+",
-
-
 rule exp_dataset:
     output:
         data=f"{CACHE_DIR}/experiments/datasets/{{dataset}}.npz",

@@ -10,7 +10,7 @@ include: "figures_common.smk"
 
 rule noise_floor:
     input:
-        histograms=noise_floor_input,
+        histograms=hist_inputs(NOISE_FLOOR_MODELS),
         basis="results/basis/basis.json",
         edges="results/basis/bin_edges.json",
     output:
@@ -24,6 +24,7 @@ rule noise_floor:
         mem_mb=2000,
         runtime=10,
     params:
+        histograms=per_model("results/hist/{model}.parquet", NOISE_FLOOR_MODELS),
         sets=REPLICATE_SETS,
         eps=config["shift"]["eps"],
         code=script_code("figdata_noise_floor.py"),
@@ -62,7 +63,7 @@ rule figure_coefficients:
         edges="results/basis/bin_edges.json",
         models="results/db/models.parquet",
         layers="results/db/layers.parquet",
-        histograms=per_model("results/hist/{model}.parquet"),
+        histograms=hist_inputs(MODELS),
     output:
         **figure_outputs("coefficients", "coefficients", "1. Basis and coefficients"),
     log:
@@ -74,6 +75,7 @@ rule figure_coefficients:
         mem_mb=2000,
         runtime=20,
     params:
+        histograms=per_model("results/hist/{model}.parquet"),
         hue=FIG["coefficient_hue"],
         min_group_filters=config["shift"]["min_group_filters"],
         top_groups=TOP_GROUPS,
@@ -87,7 +89,7 @@ rule figure_joint:
         basis="results/basis/basis.json",
         edges="results/basis/bin_edges.json",
         models="results/db/models.parquet",
-        joint=per_model("results/figdata/joint/{model}.parquet"),
+        joint=hist_inputs(MODELS),
     output:
         **figure_outputs("joint_c0_c1", "joint", "1. Basis and coefficients"),
     log:
@@ -99,6 +101,7 @@ rule figure_joint:
         mem_mb=1000,
         runtime=10,
     params:
+        joint=per_model("results/figdata/joint/{model}.parquet"),
         code=script_code("figure_joint.py"),
     script:
         "../scripts/figure_joint.py"
@@ -269,6 +272,7 @@ for _bucket, _members in model_buckets(MODELS).items():
         input:
             layers=per_model("results/layers/{model}.parquet", _members),
         output:
+            index=bucket_index("cards", _bucket),  # first: see common.smk
             png=[
                 report(
                     f"results/cards/{m}.png",

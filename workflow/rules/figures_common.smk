@@ -57,7 +57,7 @@ FIGURES = [
         name=FIGURE_NAMES,
         ext=["pdf", "png", "notes.rst"],
     ),
-    *expand("results/cards/{model}.png", model=MODELS),
+    *bucket_indexes("cards", MODELS),  # the cards: one index per bucket (common.smk)
     SUMMARY_RST,
     "results/report/sizes.html",
     "results/report/models.html",
@@ -89,10 +89,8 @@ def card_labels(model):
     return {"model": model, **{key: str(row.get(key, "")) for key in keys}}
 
 
-def noise_floor_input(wildcards):
-    """Histograms of the replicates, or of every model when there are none (random halves)."""
-    models = sorted({m for s in REPLICATE_SETS for m in s}) or MODELS
-    return [f"results/hist/{m}.parquet" for m in models]
+# the noise floor's histograms: the replicates', or every model's when there are none (random halves)
+NOISE_FLOOR_MODELS = sorted({m for s in REPLICATE_SETS for m in s}) or MODELS
 
 
 def findings_input(wildcards):

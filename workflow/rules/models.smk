@@ -3,7 +3,10 @@
 # filters (with a frozen basis, its shift histograms and joint counts too). One job, not
 # three: each job costs a process start and Snakemake's own bookkeeping, which for a
 # 10,000-row sheet made the dry run alone take minutes. The card is a figure, its own job
-# (workflow/rules/figures.smk), so that redrawing it rewrites nothing else.
+# (workflow/rules/figures.smk), so that redrawing it rewrites nothing else. On a cluster, a
+# zoo model's training and its model job are one group, one Slurm job: the Slurm profile
+# assigns the groups (`groups:`), since a local run ignores them and a dry run that plans
+# group jobs costs ~1 ms a model.
 
 
 rule model:
@@ -15,8 +18,6 @@ rule model:
         filters="results/filters/{model}.parquet",
     log:
         "results/logs/model/{model}.log",
-    group:
-        PER_MODEL_GROUP
     conda:
         "../../envs/filterdb.yaml"
     threads: 1
@@ -50,8 +51,6 @@ if IMPORTED:
             "results/logs/model/{model}.log",
         wildcard_constraints:
             model=IMPORTED_PATTERN,
-        group:
-            PER_MODEL_GROUP
         conda:
             "../../envs/filterdb.yaml"
         threads: 1

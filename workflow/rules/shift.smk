@@ -73,9 +73,10 @@ else:
             name:
                 f"model_range_{_bucket}"
             input:
-                filters=[filters_path(m) for m in _members],
+                models="results/db/models.parquet",  # after every model job: see common.smk
                 basis="results/basis/per_model/basis.json",
             output:
+                index=bucket_index("range", _bucket),  # first: see common.smk
                 range=per_model("results/basis/range/{model}.json", _members),
             log:
                 f"results/logs/model_range/{_bucket}.log",
@@ -87,6 +88,7 @@ else:
                 runtime=30 + 10 * len(_members),
             params:
                 models=_members,
+                filters=[filters_path(m) for m in _members],
                 code=script_code("model_range.py"),
             script:
                 "../scripts/model_range.py"
@@ -94,7 +96,7 @@ else:
     rule bin_edges:
         input:
             ranges=(
-                per_model("results/basis/range/{model}.json", BASIS_POOL)
+                bucket_indexes("range", BASIS_POOL)
                 if RANGE_POLICY in ("paper", "per-coefficient")
                 else []
             ),
@@ -110,6 +112,11 @@ else:
             mem_mb=1000,
             runtime=10,
         params:
+            ranges=(
+                per_model("results/basis/range/{model}.json", BASIS_POOL)
+                if RANGE_POLICY in ("paper", "per-coefficient")
+                else []
+            ),
             bins=config["shift"]["bins"],
             range=RANGE_POLICY,
             exclude_duplicates=BASIS["exclude_duplicates"],
@@ -123,10 +130,11 @@ else:
             name:
                 f"histograms_{_bucket}"
             input:
-                filters=[filters_path(m) for m in _members],
+                models="results/db/models.parquet",  # after every model job: see common.smk
                 basis="results/basis/per_model/basis.json",
                 edges="results/basis/per_model/bin_edges.json",
             output:
+                index=bucket_index("histograms", _bucket),  # first: see common.smk
                 histograms=per_model("results/hist/{model}.parquet", _members),
                 joint=per_model("results/figdata/joint/{model}.parquet", _members),
             log:
@@ -139,6 +147,7 @@ else:
                 runtime=30 + 10 * len(_members),
             params:
                 models=_members,
+                filters=[filters_path(m) for m in _members],
                 code=script_code("histograms.py"),
             script:
                 "../scripts/histograms.py"
@@ -171,7 +180,7 @@ rule shift:
         layers="results/db/layers.parquet",
         basis="results/basis/basis.json",
         edges="results/basis/bin_edges.json",
-        histograms=per_model("results/hist/{model}.parquet"),
+        histograms=hist_inputs(MODELS),
     output:
         matrix=expand("results/shift/{axis}.tsv", axis=AXES),
         table=expand("results/shift/{axis}.parquet", axis=AXES),
@@ -187,6 +196,7 @@ rule shift:
         mem_mb=2000,
         runtime=30,
     params:
+        histograms=per_model("results/hist/{model}.parquet"),
         axes=AXES,
         # `ordered` is the figure's business: changing it redraws, it does not recompute
         settings=[

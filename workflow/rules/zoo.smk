@@ -54,8 +54,6 @@ rule train:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
-    group:
-        PER_MODEL_GROUP
     conda:
         "../../envs/filterdb.yaml"
     threads: ZOO["threads"]
@@ -105,7 +103,7 @@ rule findings:
         layers="results/db/layers.parquet",
         basis="results/basis/basis.json",
         edges="results/basis/bin_edges.json",
-        histograms=expand("results/hist/{model}.parquet", model=ZOO_MODELS),
+        histograms=hist_inputs(ZOO_MODELS),
         experiments=lambda wc: EXP_FINDINGS,  # the experiments' conclusions come first
     output:
         report(
@@ -122,6 +120,7 @@ rule findings:
         mem_mb=2000,
         runtime=10,
     params:
+        histograms=per_model("results/hist/{model}.parquet", ZOO_MODELS),
         eps=config["shift"]["eps"],
         min_group_filters=config["shift"]["min_group_filters"],
         code=script_code("findings.py"),

@@ -2,7 +2,7 @@
 first-layer filters."""
 import logging
 
-from filterdb.store import read_layers
+from filterdb.store import read_layers, write_bucket_index
 from filterdb.metrics import DEFAULT_CUTOFFS
 from filterdb.plots.card import model_card
 from filterdb.plots.common import save
@@ -27,6 +27,8 @@ def step():
     for row, (layers_path, first_path, png) in zip(snakemake.params.rows, files):
         logging.info("card of %s", row["model"])
         card(row, layers_path, first_path, png)
+    models = [row["model"] for row in snakemake.params.rows]
+    write_bucket_index(snakemake.output.index, models, card=snakemake.output.png)
 
 
 run_step(snakemake, step)

@@ -23,7 +23,7 @@ def step():
     small = sorted(g for g in everyone.ranked if 0 < everyone.filters[g] < minimum)
     kept_rows = joined[~group_labels(joined[hue]).isin(small)]
     groups = rank_groups(kept_rows, hue, snakemake.params.top_groups) if len(kept_rows) else everyone
-    files = store.histogram_files(snakemake.input.histograms)
+    files = store.histogram_files(snakemake.params.histograms)
     kept_rows = kept_rows[kept_rows["model"].isin(list(files))]
     sums, _ = group_histograms(kept_rows.assign(_drawn=groups.key(kept_rows[hue])), files, "_drawn")
     figure = coefficient_densities(edges, sums, groups, evr, small)

@@ -14,7 +14,7 @@ def step():
     bins = edges.shape[1] - 1
     total = np.zeros((bins, bins), np.int64)
     used = []
-    for path in snakemake.input.joint:
+    for path in snakemake.params.joint:
         counts = store.read_joint(path, bins)
         if counts.sum():
             used.append(store.model_id_of(path))

@@ -10,7 +10,7 @@ def step():
     table = findings(
         store.read_models(snakemake.input.models),
         store.read_layers(snakemake.input.layers),
-        store.histogram_files(snakemake.input.histograms),
+        store.histogram_files(snakemake.params.histograms),
         store.read_basis(snakemake.input.basis)["explained_variance_ratio"],
         store.read_bin_edges(snakemake.input.edges),
         snakemake.params.eps,

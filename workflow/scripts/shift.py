@@ -15,7 +15,7 @@ def step():
         if left_out:
             logging.info("left out (bit-identical to another model): %s", ", ".join(left_out))
         models, layers = models[models["model"].isin(keep)], layers[layers["model"].isin(keep)]
-    files = store.histogram_files(snakemake.input.histograms)
+    files = store.histogram_files(snakemake.params.histograms)
     kept = set(models["model"])
     files = {model: path for model, path in files.items() if model in kept}
     evr = store.read_basis(snakemake.input.basis)["explained_variance_ratio"]

@@ -5,7 +5,7 @@ histograms, figure data and shift matrices. One writer and one reader each.
   ``results/basis/basis_file.json``: a frozen basis with its edges and a sha256
   (``basis_file``/``read_basis_file``).
 - ``results/moments/{model}.npz``: moment sums (``save_moments``/``load_moments``).
-- ``results/range/{model}.json``: min/max of each coefficient (``write_range``/``read_range``).
+- ``results/basis/range/{model}.json``: min/max of each coefficient (``write_range``/``read_range``).
 - ``results/basis/bin_edges.json``: histogram edges (9, bins + 1) and the range policy
   (``write_bin_edges``/``read_bin_edges``/``read_range_policy``).
 - ``results/hist/{model}.parquet``: per-layer coefficient counts (``write_histograms``/
@@ -14,6 +14,8 @@ histograms, figure data and shift matrices. One writer and one reader each.
 - ``results/shift/{axis}.parquet``: the D matrix as a long table (``write_shift``/
   ``read_shift``), with ``{axis}.tsv`` (the matrix, for people) and ``{axis}.groups.tsv``
   (group sizes, ``read_shift_groups``) beside it.
+- ``results/buckets/{kind}/{bucket}.tsv``: the files a bucket job wrote, one row per model
+  (``write_bucket_index``/``read_bucket_index``); the reduce steps take these as inputs.
 """
 
 from __future__ import annotations
@@ -99,6 +101,31 @@ def read_basis_file(path: str | os.PathLike) -> tuple[dict, np.ndarray, dict]:
     if basis["components"].shape != (9, 9) or basis["mean"].shape != (9,) or edges.ndim != 2 or edges.shape[0] != 9:
         raise DataError(f"{where}: arrays of the wrong shape (components 9×9, mean 9, edges 9×(bins + 1))")
     return basis, edges, record
+
+
+# -- bucket indexes ------------------------------------------------------------------
+
+
+def write_bucket_index(path: str | os.PathLike, models: list[str], **files: list[str]) -> None:
+    """The files a bucket job wrote for each of its models (``files``: column → one path per
+    model), written once they all exist: a reduce step that takes the index as input runs
+    after the whole bucket and again whenever the bucket is rewritten."""
+    for column, paths in files.items():
+        if len(paths) != len(models):
+            raise ValueError(f"{path}: {len(paths)} {column} files for {len(models)} models")
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:
+            raise DataError(f"{path}: {column} file {missing[0]} was not written")
+    rows = ["\t".join(["model", *files])]
+    rows += ["\t".join([model, *(paths[i] for paths in files.values())]) for i, model in enumerate(models)]
+    write_text_atomic(path, "\n".join(rows) + "\n")
+
+
+def read_bucket_index(path: str | os.PathLike) -> dict[str, dict[str, str]]:
+    """{model: {column: path}} of a bucket index."""
+    header, *rows = Path(path).read_text().splitlines()
+    columns = header.split("\t")[1:]
+    return {cells[0]: dict(zip(columns, cells[1:])) for cells in (row.split("\t") for row in rows)}
 
 
 # -- moment sums and coefficient ranges ------------------------------------------------
