@@ -671,6 +671,8 @@ def all_outputs(tmp_path_factory):
         ("results/hist/m0.parquet", "histograms"),
         ("results/figdata/joint/m1.parquet", "histograms"),
         ("results/figdata/first_filters/m1.parquet", "model"),
+        ("results/cards/m0.png", "model_cards"),
+        ("results/basis/range/m1.json", "model_range"),
     ],
 )
 def test_deleted_per_model_file_is_rebuilt_by_the_next_run(all_outputs, deleted, rule):
@@ -685,6 +687,23 @@ def test_deleted_per_model_file_is_rebuilt_by_the_next_run(all_outputs, deleted,
     assert "Nothing to be done" not in plan
     # a bucket job's rule is named after its bucket (histograms_07)
     assert re.search(rf"rule {rule}(_\d\d)?:", plan) and deleted in plan, plan[-3000:]
+
+
+@pytest.mark.parametrize("kind, rule, consumer", [("histograms", "histograms", "shift"), ("range", "model_range", "bin_edges"),
+                                                   ("cards", "model_cards", "all")])  # fmt: skip
+def test_a_deleted_bucket_index_reruns_its_bucket_and_what_reads_it(all_outputs, kind, rule, consumer):
+    from filterdb.workflow_inputs import model_bucket
+
+    work, _ = all_outputs
+    index = work / f"results/buckets/{kind}/{model_bucket('m0')}.tsv"
+    data = index.read_bytes()
+    index.unlink()
+    try:
+        plan = snakemake(work, "-n", "--rerun-triggers", "mtime", "--configfile", "config/tiny.yaml").stdout
+    finally:
+        index.write_bytes(data)
+        os.utime(index, (1_700_000_000, 1_700_000_000))
+    assert re.search(rf"rule {rule}_\d\d:", plan) and re.search(rf"rule {consumer}:", plan), plan[-3000:]
 
 
 def test_every_deleted_file_of_a_model_is_rebuilt(all_outputs):

@@ -32,6 +32,21 @@ def test_basis_edges_and_range_round_trip(tmp_path):
     assert store.read_range(tmp_path / "empty.json") is None
 
 
+def test_bucket_index_lists_each_models_files_and_refuses_a_missing_one(tmp_path):
+    files = {m: tmp_path / f"{m}.parquet" for m in ("a", "b")}
+    for path in files.values():
+        path.write_bytes(b"x")
+    index = tmp_path / "buckets" / "07.tsv"
+    store.write_bucket_index(index, ["a", "b"], histograms=[str(p) for p in files.values()])
+    assert store.read_bucket_index(index) == {m: {"histograms": str(p)} for m, p in files.items()}
+    files["b"].unlink()
+    with pytest.raises(store.DataError, match=r"08\.tsv: histograms file .*b\.parquet was not written"):
+        store.write_bucket_index(tmp_path / "08.tsv", ["a", "b"], histograms=[str(p) for p in files.values()])
+    assert not (tmp_path / "08.tsv").exists()
+    with pytest.raises(ValueError, match="1 histograms files for 2 models"):
+        store.write_bucket_index(tmp_path / "09.tsv", ["a", "b"], histograms=[str(files["a"])])
+
+
 def test_pooled_edges_skip_models_without_filters():
     ranges = [None, (np.full(9, -2.0), np.full(9, 1.0)), (np.full(9, -1.0), np.full(9, 3.0))]
     edges = shift.pooled_edges("paper", ranges, 4)

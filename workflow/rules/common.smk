@@ -186,7 +186,7 @@ def model_outputs():
 
 
 def per_model_files():
-    """Every per-model file the workflow writes."""
+    """Every per-model file the workflow writes, and the bucket jobs' indexes."""
     fetched = [m for m in MODELS if m not in IMPORTED]
     patterns = [
         "results/layers/{model}.parquet",
@@ -199,8 +199,12 @@ def per_model_files():
     files = [path for pattern in patterns for path in per_model(pattern)]
     files += per_model("results/models/{model}.json", fetched)
     files += per_model("results/filters/{model}.parquet", fetched)
+    files += bucket_indexes("cards", MODELS)
+    if not FROZEN_BASIS:
+        files += bucket_indexes("histograms", MODELS)
     if RANGE_POLICY in ("paper", "per-coefficient") and not FROZEN_BASIS:
         files += per_model("results/basis/range/{model}.json", BASIS_POOL)
+        files += bucket_indexes("range", BASIS_POOL)
     return files
 
 
