@@ -142,11 +142,15 @@ def bucket_indexes(kind, models):
 
 def hist_inputs(models):
     """What a consumer of these models' histograms (or joint counts, written beside them)
-    takes as input: the histogram buckets' indexes; with a frozen basis, where each model's
-    job writes them, the layer table, whose inputs are every model job's layer table."""
-    if FROZEN_BASIS:
+    takes as input: the histogram buckets' indexes. With a frozen basis each model's job
+    writes them: for every model, the layer table (written after every model job) stands for
+    them; for a few (the noise floor's replicates), their files, so that adding another
+    model does not rerun that consumer."""
+    if not FROZEN_BASIS:
+        return bucket_indexes("histograms", models)
+    if len(models) == len(MODELS):
         return ["results/db/layers.parquet"]
-    return bucket_indexes("histograms", models)
+    return per_model("results/hist/{model}.parquet", models)
 
 
 def filters_path(model):
