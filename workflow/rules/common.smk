@@ -124,6 +124,14 @@ def per_model(pattern, models=MODELS):
     return expand(pattern, model=models)
 
 
+# each basis-pool model's coefficient range, where the histogram range is the data's own
+RANGE_FILES = (
+    per_model("results/basis/range/{model}.json", BASIS_POOL)
+    if RANGE_POLICY in ("paper", "per-coefficient") and not FROZEN_BASIS
+    else []
+)
+
+
 # Per-model files as inputs cost a large dry run: Snakemake looks up the producer of each
 # input file, and finds a bucket job's output by testing the file against each of that
 # job's outputs in turn, O(models²) tests (10,000 rows: ~15 s). So a consumer of a bucket
@@ -206,9 +214,8 @@ def per_model_files():
     files += bucket_indexes("cards", MODELS)
     if not FROZEN_BASIS:
         files += bucket_indexes("histograms", MODELS)
-    if RANGE_POLICY in ("paper", "per-coefficient") and not FROZEN_BASIS:
-        files += per_model("results/basis/range/{model}.json", BASIS_POOL)
-        files += bucket_indexes("range", BASIS_POOL)
+    if RANGE_FILES:
+        files += RANGE_FILES + bucket_indexes("range", BASIS_POOL)
     return files
 
 

@@ -95,11 +95,7 @@ else:
 
     rule bin_edges:
         input:
-            ranges=(
-                bucket_indexes("range", BASIS_POOL)
-                if RANGE_POLICY in ("paper", "per-coefficient")
-                else []
-            ),
+            ranges=bucket_indexes("range", BASIS_POOL) if RANGE_FILES else [],
             models="results/db/models.parquet",
         output:
             edges="results/basis/bin_edges.json",
@@ -112,11 +108,7 @@ else:
             mem_mb=1000,
             runtime=10,
         params:
-            ranges=(
-                per_model("results/basis/range/{model}.json", BASIS_POOL)
-                if RANGE_POLICY in ("paper", "per-coefficient")
-                else []
-            ),
+            ranges=RANGE_FILES,
             bins=config["shift"]["bins"],
             range=RANGE_POLICY,
             exclude_duplicates=BASIS["exclude_duplicates"],

@@ -27,7 +27,6 @@ from .artifacts import (
     read_basis,
     read_basis_file,
     read_bin_edges,
-    read_bucket_index,
     read_histograms,
     read_joint,
     read_range,

@@ -15,7 +15,7 @@ histograms, figure data and shift matrices. One writer and one reader each.
   ``read_shift``), with ``{axis}.tsv`` (the matrix, for people) and ``{axis}.groups.tsv``
   (group sizes, ``read_shift_groups``) beside it.
 - ``results/buckets/{kind}/{bucket}.tsv``: the files a bucket job wrote, one row per model
-  (``write_bucket_index``/``read_bucket_index``); the reduce steps take these as inputs.
+  (``write_bucket_index``); the reduce steps take these as inputs.
 """
 
 from __future__ import annotations
@@ -119,13 +119,6 @@ def write_bucket_index(path: str | os.PathLike, models: list[str], **files: list
     rows = ["\t".join(["model", *files])]
     rows += ["\t".join([model, *(paths[i] for paths in files.values())]) for i, model in enumerate(models)]
     write_text_atomic(path, "\n".join(rows) + "\n")
-
-
-def read_bucket_index(path: str | os.PathLike) -> dict[str, dict[str, str]]:
-    """{model: {column: path}} of a bucket index."""
-    header, *rows = Path(path).read_text().splitlines()
-    columns = header.split("\t")[1:]
-    return {cells[0]: dict(zip(columns, cells[1:])) for cells in (row.split("\t") for row in rows)}
 
 
 # -- moment sums and coefficient ranges ------------------------------------------------
