@@ -94,8 +94,6 @@ def read_tsv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
 
 def read_sheet(path: str | Path, schema: dict) -> list[dict[str, Any]]:
     """Rows of one TSV sheet as dicts, empty cells left out, typed and validated."""
-    import jsonschema
-
     path = Path(path)
     if not path.is_file():
         raise SheetError(f"model sheet {str(path)!r} does not exist")
@@ -103,7 +101,7 @@ def read_sheet(path: str | Path, schema: dict) -> list[dict[str, Any]]:
     missing = [c for c in schema.get("required", []) if c not in header]
     if missing:
         raise SheetError(f"{path}: the sheet has no column {', '.join(map(repr, missing))}")
-    row_errors = _row_validator(jsonschema, schema)
+    row_errors = _row_validator(schema)
     rows = []
     for line, record in records:
         model = record.get("model") or "?"
@@ -124,11 +122,13 @@ def read_sheet(path: str | Path, schema: dict) -> list[dict[str, Any]]:
 _PER_COLUMN_KEYWORDS = {"$schema", "description", "type", "properties", "required", "additionalProperties"}
 
 
-def _row_validator(jsonschema, schema: dict):
+def _row_validator(schema: dict):
     """``row -> errors`` of the row schema. Where the schema constrains each column on its
     own (the shipped one does), each distinct (column, value) is checked once: a
     10,000-row sheet repeats most cells, and validating every row whole took ~2 s of each
     workflow start. Any other schema is validated row by row."""
+    import jsonschema  # only where a sheet is read: `import filterdb` stays light
+
     whole = jsonschema.Draft202012Validator(schema)
     if not set(schema) <= _PER_COLUMN_KEYWORDS or schema.get("additionalProperties", True) is not True or schema.get("type", "object") != "object":
         return whole.iter_errors
