@@ -105,8 +105,8 @@ class Projector:
     c = V · (f / max|f|) − V · mean for each filter f, V the components (rows), computed
     as one product of [V | −V · mean] (9, 10) with the scaled filters over a row of ones.
     One code path serves ``project``, ``coefficient_range``, the histograms and the one
-    pass of ``stats.scan`` (``project_scaled``), so the database range and the histogram
-    bins see bit-identical coefficients.
+    pass of ``stats.scan`` (``kernels.project``, in ``project_scaled`` and in the compiled
+    pass), so the database range and the histogram bins see bit-identical coefficients.
     """
 
     def __init__(self, basis: dict):
@@ -115,8 +115,12 @@ class Projector:
         self.matrix = np.ascontiguousarray(np.column_stack([components, -offset]))
 
     def project_scaled(self, scaled: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Coefficients (9, k), written to ``out``, of scaled filters over a row of ones (10, k)."""
-        return np.matmul(self.matrix, scaled, out=out)
+        """Coefficients (9, k), written to ``out``, of scaled filters over a row of ones (10, k).
+
+        In strict IEEE order (``kernels.project``), as the workflow's one pass projects."""
+        from .kernels import project
+
+        return project(self.matrix, scaled, out)
 
     def chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
         """Yield (start, coefficients (9, k)); the buffer is reused between chunks.

@@ -3,12 +3,12 @@
 Every public function takes the raw filters of one 3×3 conv layer as an array of shape
 (n, 9) (row-major kernels, as trained) and returns a float. Arithmetic is float64.
 
-``layer_metrics`` computes all of them from one streamed pass over the layer
-(``layer_sums``): the layer is cut into chunks of ``CHUNK`` filters, each chunk is
-transposed to (9, k) float64 so that per-filter reductions run over contiguous rows,
-and only sums are kept (scatter matrices, norms, per-filter max |w|). The same pass
-also accumulates the moment sums of the max-abs-scaled filters (the basis map step),
-so one read of a model feeds both its statistics and its moments.
+``layer_metrics`` computes all of them from one streamed pass over the layer that keeps
+only sums (scatter matrices, norms, per-filter max |w|) and also accumulates the moment
+sums of the max-abs-scaled filters (the basis map step), so one read of a model feeds
+both its statistics and its moments. The pass is compiled (``kernels.layer_sums``);
+``layer_sums`` here is the same pass in numpy, chunks of ``CHUNK`` filters transposed
+to (9, k) float64, and is its reference in the tests.
 """
 
 from __future__ import annotations
@@ -116,16 +116,13 @@ class LayerSums:
     moments: dict = field(default_factory=empty_moments)
 
 
-def layer_sums(
-    filters: np.ndarray, moments: dict | None = None, chunk: int = CHUNK, *, each_scaled=None
-) -> LayerSums:
+def layer_sums(filters: np.ndarray, moments: dict | None = None, chunk: int = CHUNK) -> LayerSums:
     """One pass over a layer's (n, 9) filters: the sums every per-layer metric needs.
 
     ``moments``: a dict from ``empty_moments`` to which the moment sums of the
     max-abs-scaled filters are added in place (the basis map step); None skips them.
-    ``each_scaled``: a callable(scaled, out), called once per chunk with the chunk's
-    max-abs-scaled filters over a row of ones (10, k) and a free (9, k) float64 buffer it
-    may write to: a frozen basis projects them there, so the filters are scaled once.
+    The workflow's pass runs the compiled ``kernels.layer_sums`` (same sums); this one
+    needs numpy alone and is its reference.
     """
     w = _as_kernels(filters)
     n = w.shape[0]
@@ -146,14 +143,11 @@ def layer_sums(
         q = np.einsum("ij,ij->j", x[:9], x[:9], out=column[:k])
         np.sqrt(q, out=q)
         l2 += float(np.add.reduce(q))
-        if moments is not None or each_scaled is not None:
+        if moments is not None:
             scale_chunk(x[:9], p, a[:9])
-            if moments is not None:
-                scaled_gram += a @ a.T  # BLAS syrk: half the products of a gemm
+            scaled_gram += a @ a.T  # BLAS syrk: half the products of a gemm
         x[:9] -= shift[:, None]
         shifted_gram += x @ x.T
-        if each_scaled is not None:
-            each_scaled(a, x[:9])  # the raw block is free now
     total = shifted_gram[9, :9].copy()
     scatter = shifted_gram[:9, :9].copy()
     if moments is not None:
@@ -305,13 +299,15 @@ ORTHOGONALITY_TOLERANCE = 1e-6
 
 
 def layer_metrics(
-    filters: np.ndarray, out_channels: int, *, moments: dict | None = None, each_scaled=None
+    filters: np.ndarray, out_channels: int, *, moments: dict | None = None, sums: LayerSums | None = None
 ) -> dict[str, float]:
     """All per-layer metrics of one layer's (n, 9) filters, ordered (out_ch, in_ch).
 
     ``moments``: optional dict from ``empty_moments``; the moment sums of the layer's
     max-abs-scaled filters are added to it in place (same pass, no second read).
-    ``each_scaled``: see ``layer_sums``.
+    ``sums``: the layer's sums when a pass has taken them already; ``moments`` is then
+    ignored. Else the compiled ``kernels.layer_sums`` takes them, as the workflow's pass
+    does, so ``filterdb inspect`` and the database agree to the bit.
     """
     w = _as_kernels(filters)
     n = w.shape[0]
@@ -322,7 +318,10 @@ def layer_metrics(
             "clean_entropy": float("nan"), "n_clean": 0, "orthogonality": float("nan"),
             "l1_mean": float("nan"), "l2_mean": float("nan"), "abs_max": float("nan"),
         }  # fmt: skip
-    sums = layer_sums(w, moments, each_scaled=each_scaled)
+    if sums is None:
+        from .kernels import layer_sums as compiled_sums  # the compiled pass; layer_sums below is its reference
+
+        sums = compiled_sums(w, moments)
     mask = _sparse_from_peak(sums.peak)
     n_sparse = int(np.count_nonzero(mask))
     entropy = _entropy_from_sums(n, sums.sum, sums.scatter)

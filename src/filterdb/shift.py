@@ -193,15 +193,11 @@ def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 class LayerCounts:
     """One layer's histograms (9, bins), counted chunk by chunk from its coefficients; with
     ``joint``, its filters are added to the 2-D counts too (same coefficients). With a
-    ``projector``, ``add_scaled`` counts chunks of scaled filters (``layer_sums``' each_scaled)."""
+    ``projector`` (a frozen basis), ``kernels.layer_sums`` counts into it in its pass."""
 
     def __init__(self, binner: Binner, joint: JointCounter | None = None, projector: Projector | None = None):
         self.binner, self.joint, self.projector = binner, joint, projector
         self.counts = np.zeros((9, binner.bins), np.int64)
-
-    def add_scaled(self, scaled: np.ndarray, out: np.ndarray) -> bool:
-        """Project scaled filters over a row of ones (10, k) into ``out`` (9, k) and count them."""
-        return self.add(self.projector.project_scaled(scaled, out))
 
     def add(self, coefficients: np.ndarray) -> bool:
         """Count the (9, k) coefficients (overwritten); False when one is NaN (NaN/Inf weights)."""

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
+from . import kernels as compiled
 from . import store
 from .basis import Projector
 from .metrics import DEFAULT_CUTOFFS, empty_moments, layer_flags, layer_metrics
@@ -89,8 +90,8 @@ def scan(
             )
         # with a frozen basis, the statistics pass projects and counts the filters it scales
         counts = LayerCounts(binner, joint, projector) if binning is not None else None
-        each_scaled = None if counts is None else counts.add_scaled
-        metrics = layer_metrics(kernels, fact["out_channels"], moments=total, each_scaled=each_scaled)
+        sums = compiled.layer_sums(kernels, total, counts)
+        metrics = layer_metrics(kernels, fact["out_channels"], sums=sums)
         if not np.isfinite(metrics["l1_mean"]):  # a NaN or Inf weight reaches every sum
             store.check_finite_kernels(kernels, filters_path, layer)
         rows.append({"model": model, **fact, **metrics, **layer_flags(metrics, cutoffs, fact["n_filters"])})

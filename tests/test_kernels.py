@@ -1,0 +1,131 @@
+"""The compiled pass (filterdb.kernels) against the numpy reference and the plain rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_shift import reference_counts
+
+from filterdb import basis, kernels, metrics, shift
+
+
+def layer(n: int, seed: int, dtype=np.float32) -> np.ndarray:
+    """n filters: normal, with zero, sparse (tiny) and large-scale filters mixed in."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((n, 9))
+    w[rng.random(n) < 0.1] = 0.0
+    w[rng.random(n) < 0.1] *= 1e-4
+    w[rng.random(n) < 0.05] *= 1e3
+    return w.astype(dtype)
+
+
+def covariance(sums: metrics.LayerSums) -> np.ndarray:
+    d = sums.sum / sums.n
+    return sums.scatter - sums.n * np.outer(d, d)
+
+
+@pytest.mark.parametrize("n", [1, 2, 255, 256, 257, 1000, 8193, 20000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_sums_equal_the_numpy_pass(n, dtype):
+    w = layer(n, n, dtype)
+    got_moments, expected_moments = metrics.empty_moments(), metrics.empty_moments()
+    got = kernels.layer_sums(w, got_moments)
+    expected = metrics.layer_sums(w, expected_moments)
+    assert np.array_equal(got.peak, expected.peak)  # a max is exact
+    assert np.array_equal(got.shift, expected.shift)
+    assert got.l1 == pytest.approx(expected.l1, rel=1e-12)
+    assert got.l2 == pytest.approx(expected.l2, rel=1e-12)
+    scale = np.abs(expected.scatter).max() + 1e-300
+    assert np.allclose(got.sum, expected.sum, rtol=1e-10, atol=1e-12 * np.sqrt(scale * max(n, 1)))
+    assert np.allclose(covariance(got), covariance(expected), rtol=1e-10, atol=1e-12 * scale)
+    assert got_moments["count"] == expected_moments["count"] == n
+    assert np.allclose(got_moments["sum"], expected_moments["sum"], rtol=1e-12, atol=1e-9)
+    assert np.allclose(got_moments["outer"], expected_moments["outer"], rtol=1e-12, atol=1e-9)
+    assert np.array_equal(got_moments["outer"], got_moments["outer"].T)
+
+
+def test_no_filters_and_no_moments():
+    empty = kernels.layer_sums(np.zeros((0, 9), np.float32))
+    assert empty.n == 0 and empty.l1 == 0.0 and not empty.scatter.any()
+    zeros = kernels.layer_sums(np.zeros((300, 9), np.float32), metrics.empty_moments())
+    assert not zeros.peak.any() and not zeros.moments["outer"].any() and zeros.moments["count"] == 300
+
+
+def test_a_nan_weight_reaches_the_sums():
+    w = layer(600, 1)
+    w[300, 4] = np.nan
+    sums = kernels.layer_sums(w, metrics.empty_moments())
+    assert np.isnan(sums.l1) and np.isnan(sums.moments["outer"]).any()
+
+
+def test_layer_metrics_from_either_pass_agree():
+    w = layer(4096, 5)
+    expected = metrics.layer_metrics(w, 64, sums=metrics.layer_sums(w))  # the numpy reference
+    got = metrics.layer_metrics(w, 64)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-14), key
+
+
+def test_projection_equals_the_matrix_product():
+    """Strict-order coefficients against a BLAS product (a different summation order)."""
+    rng = np.random.default_rng(2)
+    matrix = rng.standard_normal((9, 10))
+    a = np.ones((10, 777))
+    a[:9] = rng.uniform(-1, 1, (9, 777))
+    got = kernels.project(matrix, a, np.empty((9, 777)))
+    assert np.allclose(got, matrix @ a, rtol=0, atol=1e-14)
+    # a view of a wider buffer (Projector.chunks' last chunk) gives the same bits
+    wide = np.ones((10, 1000))
+    wide[:, :777] = a
+    assert np.array_equal(kernels.project(matrix, wide[:, :777], np.empty((10, 1000))[:9, :777]), got)
+
+
+def binning_case():
+    w = layer(5000, 4)
+    moments = metrics.empty_moments()
+    metrics.layer_sums(w, moments)
+    b = basis.basis_from_moments([moments])
+    coefficients = basis.project(w, b)
+    return w, b, coefficients
+
+
+@pytest.mark.parametrize("narrow", [1.0, 0.6])
+def test_counts_and_joint_counts_follow_the_plain_rule(narrow):
+    """Counts of the pass equal the plain binning rule over basis.project's coefficients,
+    with the range exactly at the data's extremes (both in a bin) or narrower (some out)."""
+    w, b, coefficients = binning_case()
+    low, high = coefficients.min(axis=0), coefficients.max(axis=0)
+    edges = shift.bin_edges(low * narrow, high * narrow, 30)
+    binner = shift.Binner(edges)
+    joint = shift.JointCounter(edges, (2, 5))
+    counts = shift.LayerCounts(binner, joint, basis.Projector(b))
+    kernels.layer_sums(w, None, counts)
+    assert np.array_equal(counts.counts, reference_counts(coefficients, edges))
+    assert (counts.counts.sum(axis=1) == len(w)).all() == (narrow == 1.0)
+    x, y = coefficients[:, 2], coefficients[:, 5]
+    ex, ey = edges[2], edges[5]
+    inside = (x >= ex[0]) & (x <= ex[-1]) & (y >= ey[0]) & (y <= ey[-1])
+    plain, _, _ = np.histogram2d(x[inside], y[inside], bins=[ex, ey])
+    assert np.array_equal(joint.counts, plain.astype(np.int64))
+
+
+def test_bin_rule_at_the_edges():
+    """The compiled bins of values on every edge, next to it, NaN and ±inf, as the plain rule.
+
+    With the identity basis (mean 0) a filter's coefficients are its scaled weights, and a
+    filter whose c8 is 1.0 (its peak) keeps its other weights exactly: c0…c7 carry the test
+    values, c8 sits on its range's high edge (the closed last bin).
+    """
+    rng = np.random.default_rng(3)
+    edges = shift.bin_edges(-rng.uniform(0.3, 0.9, 9), rng.uniform(0.3, 0.9, 9), 70)
+    edges[8] = np.linspace(0.5, 1.0, 71)
+    values = np.concatenate([
+        rng.uniform(edges[:, 0], edges[:, -1], (500, 9)), edges.T, np.nextafter(edges.T, np.inf),
+        np.nextafter(edges.T, -np.inf), np.full((1, 9), np.nan), np.full((1, 9), np.inf), np.full((1, 9), -np.inf),
+    ])  # fmt: skip
+    values[:, 8] = 1.0
+    identity = {"components": np.eye(9), "mean": np.zeros(9)}
+    counts = shift.LayerCounts(shift.Binner(edges), None, basis.Projector(identity))
+    kernels.layer_sums(values, None, counts)
+    assert np.array_equal(counts.counts, reference_counts(basis.scale_filters(values), edges))
+    assert counts.counts[8, -1] == len(values) - 3  # the NaN and ±inf rows: NaN coefficients
