@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from test_shift import reference_counts
@@ -129,3 +133,37 @@ def test_bin_rule_at_the_edges():
     kernels.layer_sums(values, None, counts)
     assert np.array_equal(counts.counts, reference_counts(basis.scale_filters(values), edges))
     assert counts.counts[8, -1] == len(values) - 3  # the NaN and ±inf rows: NaN coefficients
+
+
+BITS = """
+import hashlib, sys
+import numpy as np
+from filterdb import basis, kernels, metrics, shift
+sys.path.insert(0, sys.argv[1])
+from test_kernels import binning_case
+w, b, coefficients = binning_case()
+moments = metrics.empty_moments()
+edges = shift.bin_edges(coefficients.min(axis=0), coefficients.max(axis=0), 30)
+counts = shift.LayerCounts(shift.Binner(edges), shift.JointCounter(edges), basis.Projector(b))
+sums = kernels.layer_sums(w, moments, counts)
+digest = hashlib.sha256()
+for part in (sums.peak, sums.sum, sums.scatter, np.array([sums.l1, sums.l2]), moments["sum"], moments["outer"],
+             counts.counts, counts.joint.counts, basis.project(w, b)):
+    digest.update(np.ascontiguousarray(part).tobytes())
+print(int(kernels.uses_avx2()), digest.hexdigest())
+"""
+
+
+def test_the_avx2_and_the_baseline_build_give_the_same_bits():
+    """Every sum, count and coefficient of the pass, bit for bit, from either build."""
+    def run(baseline: str) -> list[str]:
+        env = {**os.environ, "FILTERDB_PASS_BASELINE": baseline}
+        done = subprocess.run([sys.executable, "-c", BITS, os.path.dirname(__file__)], env=env,
+                              capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    avx2, baseline = run("0"), run("1")
+    assert baseline[0] == "0"
+    if avx2[0] != "1":
+        pytest.skip("this machine has no AVX2: one build only")
+    assert avx2[1] == baseline[1]

@@ -196,11 +196,14 @@ __attribute__((target("avx2"))) static void project_avx2(const double *matrix, c
             c[i * ldc + t] = s;
         }
 }
+/* FILTERDB_PASS_BASELINE=1 picks the baseline build on an AVX2 machine: the tests compare the
+ * two builds' bits */
 static int use_avx2(void) {
     static int known = -1;
     if (known < 0) {
+        const char *baseline = getenv("FILTERDB_PASS_BASELINE");
         __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+        known = __builtin_cpu_supports("avx2") && !(baseline && *baseline && *baseline != '0') ? 1 : 0;
     }
     return known;
 }
@@ -239,6 +242,15 @@ void fdb_project(const double *matrix, const double *a, int64_t lda, double *c, 
 }
 
 int fdb_out_size(void) { return OUT_SIZE; }
+
+/* 1 when the AVX2 build runs, 0 for the baseline one */
+int fdb_uses_avx2(void) {
+#ifdef HAVE_AVX2_BUILD
+    return use_avx2();
+#else
+    return 0;
+#endif
+}
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pass", "filterdb's compiled pass (see kernels.py)", -1, NULL};
 

@@ -42,12 +42,18 @@ def _load() -> ctypes.CDLL:
         getattr(library, name).restype = None
     library.fdb_project.argtypes = [_P, _P, _I, _P, _I, _I]
     library.fdb_project.restype = None
+    library.fdb_uses_avx2.restype = ctypes.c_int
     return library
 
 
 _LIBRARY = _load()
 _OUT_SIZE = 202  # l1, l2, the shifted and the scaled 10 × 10 Gram (fdb_out_size)
 _NO_COUNTS = np.zeros((9, 1), np.int64)
+
+
+def uses_avx2() -> bool:
+    """Whether the AVX2 build of the pass runs (else the baseline x86-64 or generic one)."""
+    return bool(_LIBRARY.fdb_uses_avx2())
 
 
 def project(matrix: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:
