@@ -167,3 +167,9 @@ def test_the_avx2_and_the_baseline_build_give_the_same_bits():
     if avx2[0] != "1":
         pytest.skip("this machine has no AVX2: one build only")
     assert avx2[1] == baseline[1]
+
+
+def test_an_unbuilt_pass_says_how_to_build_it(monkeypatch):
+    monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match=r"_pass\.c\) is not built: install the package with `pip install -e \.`"):
+        kernels._load()

@@ -25,50 +25,13 @@
  * (lower triangle and the element above the diagonal, see gram_add) */
 #define OUT_SIZE (2 + 100 + 100)
 
-#define PASS_BODY(T)                                                                          \
-    {                                                                                         \
-        double x[10][BLOCK], a[10][BLOCK], c[9][BLOCK], divisor[BLOCK], l1b[BLOCK], l2b[BLOCK]; \
-        int64_t index[9][BLOCK];                                                              \
-        double *shifted = out + 2, *scaled = out + 102;                                       \
-        for (int64_t start = 0; start < n; start += BLOCK) {                                  \
-            int64_t k = n - start < BLOCK ? n - start : BLOCK;                                \
-            int64_t kp = (k + LANES - 1) / LANES * LANES; /* padded: zeros in every row */    \
-            const T *src = w + start * 9;                                                     \
-            for (int64_t t = 0; t < k; t++)                                                   \
-                for (int j = 0; j < 9; j++) x[j][t] = (double)src[t * 9 + j];                 \
-            for (int64_t t = 0; t < k; t++) x[9][t] = 1.0;                                    \
-            for (int j = 0; j < 10; j++)                                                      \
-                for (int64_t t = k; t < kp; t++) x[j][t] = 0.0;                               \
-            block_norms(x, k, peak + start, l1b, l2b);                                        \
-            for (int64_t t = k; t < kp; t++) l1b[t] = l2b[t] = 0.0;                           \
-            out[0] += lane_sum(l1b, kp);                                                      \
-            out[1] += lane_sum(l2b, kp);                                                      \
-            if (scaled_sums || binned) {                                                      \
-                scale_block(x, peak + start, k, kp, a, divisor);                              \
-                if (scaled_sums) gram_add(a, kp, scaled);                                     \
-            }                                                                                 \
-            for (int j = 0; j < 9; j++)                                                       \
-                for (int64_t t = 0; t < k; t++) x[j][t] -= shift[j];                          \
-            gram_add(x, kp, shifted);                                                         \
-            if (binned) {                                                                     \
-                project_block(matrix, a, c, k);                                               \
-                bin_block(c, k, low, high, norm, bins, index);                                \
-                /* filter by filter: consecutive increments go to nine different rows */       \
-                for (int64_t t = 0; t < k; t++)                                               \
-                    for (int i = 0; i < 9; i++)                                               \
-                        if (index[i][t] >= 0) counts[i * bins + index[i][t]]++;               \
-                if (joint)                                                                    \
-                    for (int64_t t = 0; t < k; t++)                                           \
-                        if (index[jx][t] >= 0 && index[jy][t] >= 0)                           \
-                            joint[index[jx][t] * bins + index[jy][t]]++;                      \
-            }                                                                                 \
-        }                                                                                     \
-    }
-
 #define PASS_ARGS                                                                             \
     int64_t n, const double *shift, double *peak, int scaled_sums, const double *matrix,     \
         int binned, const double *low, const double *high, const double *norm, int64_t bins,  \
         int64_t *counts, int64_t *joint, int jx, int jy, double *out
+#define PASS_CALL n, shift, peak, scaled_sums, matrix, binned, low, high, norm, bins, counts, joint, jx, jy, out
+#define PROJECT_ARGS const double *matrix, const double *a, int64_t lda, double *c, int64_t ldc, int64_t k
+#define PROJECT_CALL matrix, a, lda, c, ldc, k
 
 /* Each filter's max |w|, Σ|w| and ‖w‖₂ (elementwise over filters: vectorises). */
 static inline __attribute__((always_inline)) void block_norms(double x[10][BLOCK], int64_t k, double *peak, double *l1b, double *l2b) {
@@ -142,14 +105,15 @@ static inline __attribute__((always_inline)) void gram_add(double x[10][BLOCK], 
     }
 }
 
-/* c_i = Σ_j M_ij a_j, j = 0…9 in this order (row 9 of a: ones) */
-static inline __attribute__((always_inline)) void project_block(const double *matrix, double a[10][BLOCK], double c[9][BLOCK], int64_t k) {
+/* c_i = Σ_j M_ij a_j, j = 0…9 in this order (row 9 of a: ones); rows of a and c lda and
+ * ldc doubles apart */
+static inline __attribute__((always_inline)) void project_rows(PROJECT_ARGS) {
     for (int i = 0; i < 9; i++) {
         const double *m = matrix + i * 10;
         for (int64_t t = 0; t < k; t++) {
-            double s = m[0] * a[0][t];
-            for (int j = 1; j < 10; j++) s += m[j] * a[j][t];
-            c[i][t] = s;
+            double s = m[0] * a[t];
+            for (int j = 1; j < 10; j++) s += m[j] * a[j * lda + t];
+            c[i * ldc + t] = s;
         }
     }
 }
@@ -172,30 +136,55 @@ static inline __attribute__((always_inline)) void bin_block(double c[9][BLOCK], 
     }
 }
 
-static void pass_f32_base(const float *w, PASS_ARGS) PASS_BODY(float)
-static void pass_f64_base(const double *w, PASS_ARGS) PASS_BODY(double)
-static void project_base(const double *matrix, const double *a, int64_t lda, double *c, int64_t ldc, int64_t k) {
-    for (int i = 0; i < 9; i++)
-        for (int64_t t = 0; t < k; t++) {
-            double s = matrix[i * 10] * a[t];
-            for (int j = 1; j < 10; j++) s += matrix[i * 10 + j] * a[j * lda + t];
-            c[i * ldc + t] = s;
+/* One layer: w32 or w64 (the other NULL), (n, 9) row-major; out (OUT_SIZE) is added to. */
+static inline __attribute__((always_inline)) void layer_pass(const float *w32, const double *w64, PASS_ARGS) {
+    double x[10][BLOCK], a[10][BLOCK], c[9][BLOCK], divisor[BLOCK], l1b[BLOCK], l2b[BLOCK];
+    int64_t index[9][BLOCK];
+    double *shifted = out + 2, *scaled = out + 102;
+    for (int64_t start = 0; start < n; start += BLOCK) {
+        int64_t k = n - start < BLOCK ? n - start : BLOCK;
+        int64_t kp = (k + LANES - 1) / LANES * LANES; /* padded: zeros in every row */
+        for (int64_t t = 0; t < k; t++)
+            for (int j = 0; j < 9; j++) x[j][t] = w32 ? (double)w32[(start + t) * 9 + j] : w64[(start + t) * 9 + j];
+        for (int64_t t = 0; t < k; t++) x[9][t] = 1.0;
+        for (int j = 0; j < 10; j++)
+            for (int64_t t = k; t < kp; t++) x[j][t] = 0.0;
+        block_norms(x, k, peak + start, l1b, l2b);
+        for (int64_t t = k; t < kp; t++) l1b[t] = l2b[t] = 0.0;
+        out[0] += lane_sum(l1b, kp);
+        out[1] += lane_sum(l2b, kp);
+        if (scaled_sums || binned) {
+            scale_block(x, peak + start, k, kp, a, divisor);
+            if (scaled_sums) gram_add(a, kp, scaled);
         }
+        for (int j = 0; j < 9; j++)
+            for (int64_t t = 0; t < k; t++) x[j][t] -= shift[j];
+        gram_add(x, kp, shifted);
+        if (binned) {
+            project_rows(matrix, &a[0][0], BLOCK, &c[0][0], BLOCK, k);
+            bin_block(c, k, low, high, norm, bins, index);
+            /* filter by filter: consecutive increments go to nine different rows */
+            for (int64_t t = 0; t < k; t++)
+                for (int i = 0; i < 9; i++)
+                    if (index[i][t] >= 0) counts[i * bins + index[i][t]]++;
+            if (joint)
+                for (int64_t t = 0; t < k; t++)
+                    if (index[jx][t] >= 0 && index[jy][t] >= 0) joint[index[jx][t] * bins + index[jy][t]]++;
+        }
+    }
 }
+
+/* Each entry point in two builds: the baseline one, and on x86-64 an AVX2 one picked at run time */
+static void pass_base(const float *w32, const double *w64, PASS_ARGS) { layer_pass(w32, w64, PASS_CALL); }
+static void project_base(PROJECT_ARGS) { project_rows(PROJECT_CALL); }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_AVX2_BUILD 1
-__attribute__((target("avx2"))) static void pass_f32_avx2(const float *w, PASS_ARGS) PASS_BODY(float)
-__attribute__((target("avx2"))) static void pass_f64_avx2(const double *w, PASS_ARGS) PASS_BODY(double)
-__attribute__((target("avx2"))) static void project_avx2(const double *matrix, const double *a, int64_t lda,
-                                                          double *c, int64_t ldc, int64_t k) {
-    for (int i = 0; i < 9; i++)
-        for (int64_t t = 0; t < k; t++) {
-            double s = matrix[i * 10] * a[t];
-            for (int j = 1; j < 10; j++) s += matrix[i * 10 + j] * a[j * lda + t];
-            c[i * ldc + t] = s;
-        }
+__attribute__((target("avx2"))) static void pass_avx2(const float *w32, const double *w64, PASS_ARGS) {
+    layer_pass(w32, w64, PASS_CALL);
 }
+__attribute__((target("avx2"))) static void project_avx2(PROJECT_ARGS) { project_rows(PROJECT_CALL); }
+
 /* FILTERDB_PASS_BASELINE=1 picks the baseline build on an AVX2 machine: the tests compare the
  * two builds' bits */
 static int use_avx2(void) {
@@ -207,50 +196,23 @@ static int use_avx2(void) {
     }
     return known;
 }
+#define BUILD(name) (use_avx2() ? name##_avx2 : name##_base)
+#else
+static int use_avx2(void) { return 0; }
+#define BUILD(name) name##_base
 #endif
 
-/* One layer: w (n, 9) row-major. out (OUT_SIZE,) is added to. */
-void fdb_pass_f32(const float *w, PASS_ARGS) {
-#ifdef HAVE_AVX2_BUILD
-    if (use_avx2()) {
-        pass_f32_avx2(w, n, shift, peak, scaled_sums, matrix, binned, low, high, norm, bins, counts, joint, jx, jy, out);
-        return;
-    }
-#endif
-    pass_f32_base(w, n, shift, peak, scaled_sums, matrix, binned, low, high, norm, bins, counts, joint, jx, jy, out);
-}
+void fdb_pass_f32(const float *w, PASS_ARGS) { BUILD(pass)(w, NULL, PASS_CALL); }
 
-void fdb_pass_f64(const double *w, PASS_ARGS) {
-#ifdef HAVE_AVX2_BUILD
-    if (use_avx2()) {
-        pass_f64_avx2(w, n, shift, peak, scaled_sums, matrix, binned, low, high, norm, bins, counts, joint, jx, jy, out);
-        return;
-    }
-#endif
-    pass_f64_base(w, n, shift, peak, scaled_sums, matrix, binned, low, high, norm, bins, counts, joint, jx, jy, out);
-}
+void fdb_pass_f64(const double *w, PASS_ARGS) { BUILD(pass)(NULL, w, PASS_CALL); }
 
-/* c (9, k) with row stride ldc = matrix (9, 10) · a (10, k) with row stride lda */
-void fdb_project(const double *matrix, const double *a, int64_t lda, double *c, int64_t ldc, int64_t k) {
-#ifdef HAVE_AVX2_BUILD
-    if (use_avx2()) {
-        project_avx2(matrix, a, lda, c, ldc, k);
-        return;
-    }
-#endif
-    project_base(matrix, a, lda, c, ldc, k);
-}
+/* c (9, k) = matrix (9, 10) · a (10, k), rows lda and ldc doubles apart */
+void fdb_project(PROJECT_ARGS) { BUILD(project)(PROJECT_CALL); }
 
 int fdb_out_size(void) { return OUT_SIZE; }
 
 /* 1 when the AVX2 build runs, 0 for the baseline one */
-int fdb_uses_avx2(void) {
-#ifdef HAVE_AVX2_BUILD
-    return use_avx2();
-#else
-    return 0;
-#endif
-}
+int fdb_uses_avx2(void) { return use_avx2(); }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pass", "filterdb's compiled pass (see kernels.py)", -1, NULL};
 

@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from . import metrics, store
+from . import kernels, metrics, store
 from .errors import DataError
 
 
@@ -118,9 +118,7 @@ class Projector:
         """Coefficients (9, k), written to ``out``, of scaled filters over a row of ones (10, k).
 
         In strict IEEE order (``kernels.project``), as the workflow's one pass projects."""
-        from .kernels import project
-
-        return project(self.matrix, scaled, out)
+        return kernels.project(self.matrix, scaled, out)
 
     def chunks(self, kernels: np.ndarray, chunk: int = metrics.CHUNK):
         """Yield (start, coefficients (9, k)); the buffer is reused between chunks.

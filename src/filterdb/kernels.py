@@ -22,7 +22,7 @@ import importlib.util
 
 import numpy as np
 
-from .errors import DataError
+from .metrics import CHUNK, LayerSums, _as_kernels, empty_moments
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
@@ -31,8 +31,8 @@ _I = ctypes.c_int64
 def _load() -> ctypes.CDLL:
     spec = importlib.util.find_spec("filterdb._pass")
     if spec is None or not spec.origin:
-        raise DataError(
-            "filterdb's compiled pass (filterdb/_pass.c) is not built: install the package "
+        raise ImportError(
+            "filterdb's compiled pass (src/filterdb/_pass.c) is not built: install the package "
             "with `pip install -e .` (needs a C compiler)"
         )
     library = ctypes.CDLL(spec.origin)
@@ -43,11 +43,12 @@ def _load() -> ctypes.CDLL:
     library.fdb_project.argtypes = [_P, _P, _I, _P, _I, _I]
     library.fdb_project.restype = None
     library.fdb_uses_avx2.restype = ctypes.c_int
+    library.fdb_out_size.restype = ctypes.c_int
     return library
 
 
 _LIBRARY = _load()
-_OUT_SIZE = 202  # l1, l2, the shifted and the scaled 10 × 10 Gram (fdb_out_size)
+_OUT_SIZE = _LIBRARY.fdb_out_size()  # l1, l2, the shifted and the scaled 10 × 10 Gram
 _NO_COUNTS = np.zeros((9, 1), np.int64)
 
 
@@ -82,8 +83,6 @@ def layer_sums(filters: np.ndarray, moments: dict | None = None, counts=None):
     the filters' coefficients are counted into it (and into its joint counter) in the
     same pass.
     """
-    from .metrics import CHUNK, LayerSums, _as_kernels, empty_moments
-
     w = np.ascontiguousarray(_as_kernels(filters))
     n = w.shape[0]
     shift = w[: min(n, CHUNK)].mean(axis=0, dtype=np.float64) if n else np.zeros(9)
