@@ -74,7 +74,7 @@ def main(argv=None) -> int:
             step()
             best[name] = min(best[name], time.process_time() - start)
     ns = {name: seconds / len(w) * 1e9 for name, seconds in best.items()}
-    print(f"layer {c} × {c} ({len(w):,} filters), best of {args.repeats}, AVX2 build: {kernels.uses_avx2()}")
+    print(f"layer {c} × {c} ({len(w):,} filters), best of {args.repeats}, build: {kernels.build()}")
     print("| step | ns of CPU per filter |\n| --- | ---: |")
     for name, value in ns.items():
         print(f"| {name} | {value:.1f} |")

@@ -150,26 +150,56 @@ digest = hashlib.sha256()
 for part in (sums.peak, sums.sum, sums.scatter, np.array([sums.l1, sums.l2]), moments["sum"], moments["outer"],
              counts.counts, counts.joint.counts, basis.project(w, b)):
     digest.update(np.ascontiguousarray(part).tobytes())
-print(int(kernels.uses_avx2()), digest.hexdigest())
+print(kernels.build(), digest.hexdigest())
 """
 
 
-def test_the_avx2_and_the_baseline_build_give_the_same_bits():
-    """Every sum, count and coefficient of the pass, bit for bit, from either build."""
-    def run(baseline: str) -> list[str]:
-        env = {**os.environ, "FILTERDB_PASS_BASELINE": baseline}
+def test_every_build_gives_the_same_bits():
+    """Every sum, count and coefficient of the pass, bit for bit, from the AVX-512, the AVX2
+    and the baseline build (those this CPU runs)."""
+    def run(build: str) -> list[str]:
+        env = {**os.environ, "FILTERDB_PASS_BUILD": build}
         done = subprocess.run([sys.executable, "-c", BITS, os.path.dirname(__file__)], env=env,
                               capture_output=True, text=True, check=True)
         return done.stdout.split()
 
-    avx2, baseline = run("0"), run("1")
-    assert baseline[0] == "0"
-    if avx2[0] != "1":
-        pytest.skip("this machine has no AVX2: one build only")
-    assert avx2[1] == baseline[1]
+    runs = {build: run(build) for build in kernels.BUILDS}
+    ran = {got[0]: got[1] for got in runs.values()}  # a build the CPU lacks runs the one below
+    assert runs["baseline"][0] == "baseline"
+    if len(ran) == 1:
+        pytest.skip("this machine runs the baseline build only")
+    assert len(set(ran.values())) == 1, ran
 
 
 def test_an_unbuilt_pass_says_how_to_build_it(monkeypatch):
     monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match=r"_pass\.c\) is not built: install the package with `pip install -e \.`"):
         kernels._load()
+
+
+@pytest.mark.parametrize("offset", [0, 1, 7])
+def test_crc32_equals_zlib(offset):
+    """The compiled CRC (carry-less folding from 64 bytes on, the byte table below that and
+    for the tail) against zlib on every length up to 300, unaligned starts, any prior value."""
+    import zlib
+
+    rng = np.random.default_rng(offset)
+    data = rng.integers(0, 256, 300 + offset + (1 << 16), dtype=np.uint8).tobytes()
+    lengths = [*range(301), 4095, 4096, 4097, 1 << 16]
+    for n in lengths:
+        view = memoryview(data)[offset : offset + n]
+        value = int(rng.integers(0, 2**32))
+        expected = zlib.crc32(view, value)
+        assert kernels.crc32(view, value) == expected, n
+        raw = np.frombuffer(view, np.uint8)
+        assert kernels._LIBRARY.fdb_crc32(raw.ctypes.data, n, value) == expected, n
+
+
+def test_crc32_of_a_flipped_bit_differs():
+    data = bytearray(np.random.default_rng(3).integers(0, 256, 1 << 12, dtype=np.uint8).tobytes())
+    before = kernels.crc32(data)
+    for bit in (0, 9, 8 * 1000 + 3, 8 * len(data) - 1):
+        data[bit // 8] ^= 1 << (bit % 8)
+        assert kernels.crc32(data) != before
+        data[bit // 8] ^= 1 << (bit % 8)
+    assert kernels.crc32(data) == before

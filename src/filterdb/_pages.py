@@ -17,11 +17,12 @@ layout the writer can produce.
 from __future__ import annotations
 
 import os
-import zlib
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .kernels import crc32
 
 _CODECS = {"UNCOMPRESSED": None, "ZSTD": "zstd", "SNAPPY": "snappy", "GZIP": "gzip", "LZ4_RAW": "lz4_raw", "BROTLI": "brotli"}
 _PLAIN, _RLE = 0, 3
@@ -183,7 +184,7 @@ def _kernel_values(read, handle, row_group, column, out=None):
         pos = reader.pos
         body = raw[pos : pos + header[3]]
         pos += header[3]
-        if 4 in header and zlib.crc32(body) != header[4] & 0xFFFFFFFF:
+        if 4 in header and crc32(body) != header[4] & 0xFFFFFFFF:
             return None  # the caller's checked pyarrow read names the damage
         kind = header[1]
         if kind == _DATA_PAGE:

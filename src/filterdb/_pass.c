@@ -49,9 +49,12 @@ static inline __attribute__((always_inline)) void block_norms(double x[10][BLOCK
     }
 }
 
-/* Four doubles, as one AVX register or two SSE2 ones (GCC/Clang vector extension): sums
- * kept in LANES = 8 such partial sums have a fixed order on every build. */
+/* Partial sums in LANES = 8 lanes, as four-double pairs (one AVX register, two SSE2 ones)
+ * or as eight-double vectors (one AVX-512 register), GCC/Clang vector extensions: the same
+ * order of operations on every build, so the same bits. Each build uses the shape it has
+ * registers for (eight-double vectors cost the AVX2 build a spill per operation). */
 typedef double v4d __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
 static inline __attribute__((always_inline)) v4d load4(const double *p) {
     v4d v;
@@ -59,19 +62,36 @@ static inline __attribute__((always_inline)) v4d load4(const double *p) {
     return v;
 }
 
-static inline __attribute__((always_inline)) double total8(v4d a, v4d b) {
+static inline __attribute__((always_inline)) v8d load8(const double *p) {
+    v8d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* lanes i and i + 4 first, then pairs */
+static inline __attribute__((always_inline)) double total4(v4d a, v4d b) {
     v4d s = a + b;
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-/* Σ v[0:kp], kp a multiple of LANES (the padding holds zeros) */
-static inline __attribute__((always_inline)) double lane_sum(const double *v, int64_t kp) {
+static inline __attribute__((always_inline)) double total8(v8d s) {
+    v4d a = {s[0], s[1], s[2], s[3]}, b = {s[4], s[5], s[6], s[7]};
+    return total4(a, b);
+}
+
+/* Σ v[0:kp], kp a multiple of LANES (the padding holds zeros); wide: eight-double vectors */
+static inline __attribute__((always_inline)) double lane_sum(const double *v, int64_t kp, int wide) {
+    if (wide) {
+        v8d a = {0};
+        for (int64_t t = 0; t < kp; t += LANES) a += load8(v + t);
+        return total8(a);
+    }
     v4d a = {0}, b = {0};
     for (int64_t t = 0; t < kp; t += LANES) {
         a += load4(v + t);
         b += load4(v + t + 4);
     }
-    return total8(a, b);
+    return total4(a, b);
 }
 
 /* a = x / max|x| per filter (row 9: ones, padding: zeros); a zero filter is all zeros and,
@@ -88,19 +108,31 @@ static inline __attribute__((always_inline)) void scale_block(double x[10][BLOCK
 
 /* acc[p][q] += Σ_t x[p][t] x[q][t] for q ≤ p + 1, rows p in pairs (each load of row q feeds
  * two products); kp is a multiple of LANES and the padding holds zeros */
-static inline __attribute__((always_inline)) void gram_add(double x[10][BLOCK], int64_t kp, double *acc) {
+static inline __attribute__((always_inline)) void gram_add(double x[10][BLOCK], int64_t kp, double *acc, int wide) {
     for (int p = 0; p < 10; p += 2) {
         for (int q = 0; q < p + 2; q++) {
-            v4d s0a = {0}, s0b = {0}, s1a = {0}, s1b = {0};
-            for (int64_t t = 0; t < kp; t += LANES) {
-                v4d qa = load4(x[q] + t), qb = load4(x[q] + t + 4);
-                s0a += load4(x[p] + t) * qa;
-                s0b += load4(x[p] + t + 4) * qb;
-                s1a += load4(x[p + 1] + t) * qa;
-                s1b += load4(x[p + 1] + t + 4) * qb;
+            double s0, s1;
+            if (wide) {
+                v8d a0 = {0}, a1 = {0};
+                for (int64_t t = 0; t < kp; t += LANES) {
+                    v8d xq = load8(x[q] + t);
+                    a0 += load8(x[p] + t) * xq;
+                    a1 += load8(x[p + 1] + t) * xq;
+                }
+                s0 = total8(a0), s1 = total8(a1);
+            } else {
+                v4d a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0};
+                for (int64_t t = 0; t < kp; t += LANES) {
+                    v4d qa = load4(x[q] + t), qb = load4(x[q] + t + 4);
+                    a0 += load4(x[p] + t) * qa;
+                    b0 += load4(x[p] + t + 4) * qb;
+                    a1 += load4(x[p + 1] + t) * qa;
+                    b1 += load4(x[p + 1] + t + 4) * qb;
+                }
+                s0 = total4(a0, b0), s1 = total4(a1, b1);
             }
-            acc[p * 10 + q] += total8(s0a, s0b);
-            acc[(p + 1) * 10 + q] += total8(s1a, s1b);
+            acc[p * 10 + q] += s0;
+            acc[(p + 1) * 10 + q] += s1;
         }
     }
 }
@@ -137,7 +169,7 @@ static inline __attribute__((always_inline)) void bin_block(double c[9][BLOCK], 
 }
 
 /* One layer: w32 or w64 (the other NULL), (n, 9) row-major; out (OUT_SIZE) is added to. */
-static inline __attribute__((always_inline)) void layer_pass(const float *w32, const double *w64, PASS_ARGS) {
+static inline __attribute__((always_inline)) void layer_pass(int wide, const float *w32, const double *w64, PASS_ARGS) {
     double x[10][BLOCK], a[10][BLOCK], c[9][BLOCK], divisor[BLOCK], l1b[BLOCK], l2b[BLOCK];
     int64_t index[9][BLOCK];
     double *shifted = out + 2, *scaled = out + 102;
@@ -151,15 +183,15 @@ static inline __attribute__((always_inline)) void layer_pass(const float *w32, c
             for (int64_t t = k; t < kp; t++) x[j][t] = 0.0;
         block_norms(x, k, peak + start, l1b, l2b);
         for (int64_t t = k; t < kp; t++) l1b[t] = l2b[t] = 0.0;
-        out[0] += lane_sum(l1b, kp);
-        out[1] += lane_sum(l2b, kp);
+        out[0] += lane_sum(l1b, kp, wide);
+        out[1] += lane_sum(l2b, kp, wide);
         if (scaled_sums || binned) {
             scale_block(x, peak + start, k, kp, a, divisor);
-            if (scaled_sums) gram_add(a, kp, scaled);
+            if (scaled_sums) gram_add(a, kp, scaled, wide);
         }
         for (int j = 0; j < 9; j++)
             for (int64_t t = 0; t < k; t++) x[j][t] -= shift[j];
-        gram_add(x, kp, shifted);
+        gram_add(x, kp, shifted, wide);
         if (binned) {
             project_rows(matrix, &a[0][0], BLOCK, &c[0][0], BLOCK, k);
             bin_block(c, k, low, high, norm, bins, index);
@@ -174,31 +206,42 @@ static inline __attribute__((always_inline)) void layer_pass(const float *w32, c
     }
 }
 
-/* Each entry point in two builds: the baseline one, and on x86-64 an AVX2 one picked at run time */
-static void pass_base(const float *w32, const double *w64, PASS_ARGS) { layer_pass(w32, w64, PASS_CALL); }
+/* Each entry point in up to three builds: the baseline one, and on x86-64 an AVX2 and an
+ * AVX-512 one, the best the CPU has picked at run time */
+static void pass_base(const float *w32, const double *w64, PASS_ARGS) { layer_pass(0, w32, w64, PASS_CALL); }
 static void project_base(PROJECT_ARGS) { project_rows(PROJECT_CALL); }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_AVX2_BUILD 1
-__attribute__((target("avx2"))) static void pass_avx2(const float *w32, const double *w64, PASS_ARGS) {
-    layer_pass(w32, w64, PASS_CALL);
+#define HAVE_X86_BUILDS 1
+#define AVX2 "avx2"
+#define AVX512 "avx512f,avx512dq,avx512vl,avx512bw,prefer-vector-width=512"
+__attribute__((target(AVX2))) static void pass_avx2(const float *w32, const double *w64, PASS_ARGS) {
+    layer_pass(0, w32, w64, PASS_CALL);
 }
-__attribute__((target("avx2"))) static void project_avx2(PROJECT_ARGS) { project_rows(PROJECT_CALL); }
+__attribute__((target(AVX2))) static void project_avx2(PROJECT_ARGS) { project_rows(PROJECT_CALL); }
+__attribute__((target(AVX512))) static void pass_avx512(const float *w32, const double *w64, PASS_ARGS) {
+    layer_pass(1, w32, w64, PASS_CALL);
+}
+__attribute__((target(AVX512))) static void project_avx512(PROJECT_ARGS) { project_rows(PROJECT_CALL); }
 
-/* FILTERDB_PASS_BASELINE=1 picks the baseline build on an AVX2 machine: the tests compare the
- * two builds' bits */
-static int use_avx2(void) {
+/* 2: AVX-512, 1: AVX2, 0: baseline. FILTERDB_PASS_BUILD=baseline|avx2 caps it: the tests
+ * compare the builds' bits */
+static int build_level(void) {
     static int known = -1;
     if (known < 0) {
-        const char *baseline = getenv("FILTERDB_PASS_BASELINE");
+        const char *cap = getenv("FILTERDB_PASS_BUILD");
+        int most = cap && !strcmp(cap, "baseline") ? 0 : cap && !strcmp(cap, "avx2") ? 1 : 2;
         __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") && !(baseline && *baseline && *baseline != '0') ? 1 : 0;
+        int level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") ? 2
+                    : __builtin_cpu_supports("avx2") ? 1 : 0;
+        known = level < most ? level : most;
     }
     return known;
 }
-#define BUILD(name) (use_avx2() ? name##_avx2 : name##_base)
+#define BUILD(name) (build_level() == 2 ? name##_avx512 : build_level() == 1 ? name##_avx2 : name##_base)
 #else
-static int use_avx2(void) { return 0; }
+static int build_level(void) { return 0; }
 #define BUILD(name) name##_base
 #endif
 
@@ -211,8 +254,87 @@ void fdb_project(PROJECT_ARGS) { BUILD(project)(PROJECT_CALL); }
 
 int fdb_out_size(void) { return OUT_SIZE; }
 
-/* 1 when the AVX2 build runs, 0 for the baseline one */
-int fdb_uses_avx2(void) { return use_avx2(); }
+/* which build runs: 2 AVX-512, 1 AVX2, 0 baseline */
+int fdb_build(void) { return build_level(); }
+
+/* ---- CRC-32 (gzip's, as zlib.crc32 and Parquet's page checksums): the read of a filters
+ * file checks every page, and zlib's table code takes ~8 ns per filter, as much as the rest
+ * of the read. With PCLMULQDQ, four 128-bit lanes are folded forward 512 bits at a time
+ * (X·x^512 ≡ L·(x^575 mod P)·x + H·(x^511 mod P)·x for X = L·x^64 + H; a carry-less product
+ * of two bit-reflected values is the reflected product shifted by one bit, hence the
+ * exponents less one), then into one lane; the last 16 bytes and the tail go through the
+ * table. The constants are x^e mod P, bit-reflected into 64 bits. */
+static uint32_t crc_table[256];
+
+__attribute__((constructor)) static void crc_table_init(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[n] = c;
+    }
+}
+
+/* the register s (no inversions) after the bytes */
+static uint32_t crc_bytes(uint32_t s, const uint8_t *data, int64_t n) {
+    for (int64_t i = 0; i < n; i++) s = crc_table[(s ^ data[i]) & 0xFF] ^ (s >> 8);
+    return s;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_PCLMUL_BUILD 1
+
+__attribute__((target("pclmul,sse4.1"))) static inline __m128i crc_fold(__m128i x, __m128i k, __m128i next) {
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
+}
+
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc_pclmul(uint32_t s, const uint8_t *data, int64_t n) {
+    if (n < 64) return crc_bytes(s, data, n);
+    /* lo: the constant for the lane's low (higher-degree) half, hi: for its high half */
+    const __m128i fold4 = _mm_set_epi64x((long long)0xCAD38E8F00000000ull, (long long)0x653D982200000000ull);
+    const __m128i fold1 = _mm_set_epi64x((long long)0x9BA54C6F00000000ull, (long long)0x65673B4600000000ull);
+    __m128i x0 = _mm_loadu_si128((const __m128i *)data), x1 = _mm_loadu_si128((const __m128i *)(data + 16));
+    __m128i x2 = _mm_loadu_si128((const __m128i *)(data + 32)), x3 = _mm_loadu_si128((const __m128i *)(data + 48));
+    x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)s)); /* a register s is the same as s xored into the first bytes */
+    int64_t pos = 64;
+    for (; pos + 64 <= n; pos += 64) {
+        x0 = crc_fold(x0, fold4, _mm_loadu_si128((const __m128i *)(data + pos)));
+        x1 = crc_fold(x1, fold4, _mm_loadu_si128((const __m128i *)(data + pos + 16)));
+        x2 = crc_fold(x2, fold4, _mm_loadu_si128((const __m128i *)(data + pos + 32)));
+        x3 = crc_fold(x3, fold4, _mm_loadu_si128((const __m128i *)(data + pos + 48)));
+    }
+    __m128i x = crc_fold(crc_fold(crc_fold(x0, fold1, x1), fold1, x2), fold1, x3);
+    uint8_t last[16];
+    _mm_storeu_si128((__m128i *)last, x);
+    return crc_bytes(crc_bytes(0, last, 16), data + pos, n - pos);
+}
+
+static int use_pclmul(void) {
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    }
+    return known;
+}
+#endif
+
+/* zlib.crc32(data, value); without PCLMULQDQ the byte table (kernels.crc32 then uses zlib) */
+uint32_t fdb_crc32(const uint8_t *data, int64_t n, uint32_t value) {
+#ifdef HAVE_PCLMUL_BUILD
+    if (use_pclmul()) return ~crc_pclmul(~value, data, n);
+#endif
+    return ~crc_bytes(~value, data, n);
+}
+
+/* 1 when the carry-less multiply CRC runs, 0 for the table */
+int fdb_uses_pclmul(void) {
+#ifdef HAVE_PCLMUL_BUILD
+    return use_pclmul();
+#else
+    return 0;
+#endif
+}
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pass", "filterdb's compiled pass (see kernels.py)", -1, NULL};
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import zlib
 
 import numpy as np
 
@@ -42,7 +43,10 @@ def _load() -> ctypes.CDLL:
         getattr(library, name).restype = None
     library.fdb_project.argtypes = [_P, _P, _I, _P, _I, _I]
     library.fdb_project.restype = None
-    library.fdb_uses_avx2.restype = ctypes.c_int
+    library.fdb_build.restype = ctypes.c_int
+    library.fdb_crc32.argtypes = [_P, _I, ctypes.c_uint32]
+    library.fdb_crc32.restype = ctypes.c_uint32
+    library.fdb_uses_pclmul.restype = ctypes.c_int
     library.fdb_out_size.restype = ctypes.c_int
     return library
 
@@ -52,9 +56,25 @@ _OUT_SIZE = _LIBRARY.fdb_out_size()  # l1, l2, the shifted and the scaled 10 × 
 _NO_COUNTS = np.zeros((9, 1), np.int64)
 
 
-def uses_avx2() -> bool:
-    """Whether the AVX2 build of the pass runs (else the baseline x86-64 or generic one)."""
-    return bool(_LIBRARY.fdb_uses_avx2())
+BUILDS = ("baseline", "avx2", "avx512")
+
+
+def build() -> str:
+    """Which build of the pass runs: ``avx512``, ``avx2`` or ``baseline`` (x86-64 or generic
+    C); the best the CPU has, capped by ``FILTERDB_PASS_BUILD=baseline|avx2``. Every build
+    gives the same bits."""
+    return BUILDS[_LIBRARY.fdb_build()]
+
+
+def crc32(data, value: int = 0) -> int:
+    """``zlib.crc32(data, value)`` of a bytes-like object, with carry-less multiplies where
+    the CPU has them (several times zlib's speed: the check of every page of a filters file)."""
+    view = np.frombuffer(data, np.uint8)
+    return int(_LIBRARY.fdb_crc32(view.ctypes.data, view.size, value & 0xFFFFFFFF))
+
+
+if not _LIBRARY.fdb_uses_pclmul():
+    crc32 = zlib.crc32  # noqa: F811 (zlib's tables beat a byte-at-a-time one)
 
 
 def project(matrix: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:
