@@ -5,7 +5,8 @@ which decodes a repetition and a definition level for each of the nine values of
 filter: about half the cost of reading a filters file. Our kernel column has no nulls
 and exactly nine values per row, so its values are simply the PLAIN float32 payload of
 its data pages, in order. This module walks the pages (Thrift compact page headers),
-decompresses each with Arrow's codecs and slices the values out behind the levels.
+decompresses each (Snappy with ``kernels.snappy_into``, other codecs with Arrow's) and
+slices the values out behind the levels.
 
 It answers None whenever anything is not as expected (a dictionary page, another
 encoding or codec, a null, a count that does not add up, a page whose CRC does not
@@ -22,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import kernels
 from .kernels import crc32
 
 _CODECS = {"UNCOMPRESSED": None, "ZSTD": "zstd", "SNAPPY": "snappy", "GZIP": "gzip", "LZ4_RAW": "lz4_raw", "BROTLI": "brotli"}
@@ -120,16 +122,18 @@ _PAGE_HEADER = {
 
 
 class KernelPages:
-    """Reads the kernel values of one filters file's row groups, one ``pread`` each.
+    """Reads the kernel values of one filters file's row groups, a page at a time.
 
-    The compressed column chunk is read into one buffer that is reused for every row
-    group: a fresh buffer per row group (pyarrow's ``read_at``, or a memory map) costs
-    a page fault per 4 KiB, about as much as decompressing and checking the data.
+    Each page is read (``pread``) into a buffer reused for every page, so that its
+    checksum, its decompression and the copy of its values run on data in cache; a
+    Snappy page (the writer's codec for kernels) is decoded into a second reused buffer
+    (``kernels.snappy_into``): a codec that returns a fresh buffer per page, or a fresh
+    read buffer per row group, costs a page fault per 4 KiB, about as much as all the rest.
     """
 
     def __init__(self, path):
         self._file = open(path, "rb", buffering=0)
-        self._buffer = np.empty(0, np.uint8)
+        self._buffers: dict[str, np.ndarray] = {}
 
     def __enter__(self):
         return self
@@ -140,14 +144,48 @@ class KernelPages:
     def close(self) -> None:
         self._file.close()
 
-    def _read(self, size: int, offset: int) -> memoryview:
-        if self._buffer.size < size:
-            self._buffer = np.empty(size, np.uint8)
-        view = memoryview(self._buffer)[:size]
+    def _buffer(self, slot: str, size: int) -> np.ndarray:
+        buffer = self._buffers.get(slot)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[slot] = np.empty(size, np.uint8)
+        return buffer[:size]
+
+    def _read(self, size: int, offset: int, slot: str) -> memoryview:
+        view = memoryview(self._buffer(slot, size))
         got = os.preadv(self._file.fileno(), [view], offset)
         if got != size:
             raise _Unexpected(f"short read: {got} of {size} bytes")
         return view
+
+    def page(self, pos: int, end: int) -> tuple[dict, memoryview, int]:
+        """The header and the (compressed) body of the page at ``pos``, and where the next
+        one starts; ``end``: the end of the column chunk."""
+        window = min(_HEADER_WINDOW, end - pos)
+        while True:
+            head = self._read(window, pos, "head")
+            reader = _Compact(head, 0)
+            try:
+                header = reader.struct(_PAGE_HEADER)
+                break
+            except IndexError:  # a header longer than the window
+                if window == end - pos:
+                    raise _Unexpected("a page header runs past the column chunk") from None
+                window = min(16 * window, end - pos)
+        start, size = pos + reader.pos, header[3]
+        if size < 0 or start + size > end:
+            raise _Unexpected("a page runs past the column chunk")
+        return header, self._read(size, start, "body"), start + size
+
+    def decompress(self, name: str | None, body: memoryview, size: int) -> memoryview:
+        """A page body decompressed with the codec ``name`` (None: stored as is)."""
+        if name is None:
+            return body
+        if name == "snappy":
+            out = self._buffer("page", size)
+            if kernels.snappy_into(body, out) != size:
+                raise _Unexpected("a Snappy page does not decode to its size")
+            return memoryview(out)
+        return memoryview(pa.Codec(name).decompress(body, size))
 
     def values(
         self, handle: pq.ParquetFile, row_group: int, column: int, out: np.ndarray | None = None
@@ -157,12 +195,15 @@ class KernelPages:
         ``out``: a float32 buffer to fill (its first rows · 9 values) instead of a new array.
         """
         try:
-            return _kernel_values(self._read, handle, row_group, column, out)
+            return _kernel_values(self, handle, row_group, column, out)
         except (_Unexpected, IndexError, ValueError, OSError, pa.ArrowException):
             return None
 
 
-def _kernel_values(read, handle, row_group, column, out=None):
+_HEADER_WINDOW = 1024  # bytes read for a page header (a kernel page's, without statistics: ~30)
+
+
+def _kernel_values(pages, handle, row_group, column, out=None):
     meta = handle.metadata.row_group(row_group)
     chunk = meta.column(column)
     if chunk.dictionary_page_offset is not None or chunk.physical_type != "FLOAT":
@@ -170,20 +211,15 @@ def _kernel_values(read, handle, row_group, column, out=None):
     if chunk.compression not in _CODECS:
         return None
     name = _CODECS[chunk.compression]
-    codec = pa.Codec(name) if name else None
     descr = handle.schema.column(column)
     has_rep, has_def = descr.max_repetition_level > 0, descr.max_definition_level > 0
-    raw = read(chunk.total_compressed_size, chunk.data_page_offset)
+    pos, end = chunk.data_page_offset, chunk.data_page_offset + chunk.total_compressed_size
     expected = 9 * meta.num_rows
     # pages are copied straight into place: no concatenation
     out = np.empty(expected, np.float32) if out is None or out.size < expected else out[:expected]
-    count, pos = 0, 0
-    while pos < len(raw) and count < expected:
-        reader = _Compact(raw, pos)
-        header = reader.struct(_PAGE_HEADER)
-        pos = reader.pos
-        body = raw[pos : pos + header[3]]
-        pos += header[3]
+    count = 0
+    while pos < end and count < expected:
+        header, body, pos = pages.page(pos, end)
         if 4 in header and crc32(body) != header[4] & 0xFFFFFFFF:
             return None  # the caller's checked pyarrow read names the damage
         kind = header[1]
@@ -191,7 +227,7 @@ def _kernel_values(read, handle, row_group, column, out=None):
             page = header.get(5) or {}
             if page.get(2) != _PLAIN or (has_rep and page.get(4) != _RLE) or (has_def and page.get(3) != _RLE):
                 return None
-            data = memoryview(codec.decompress(body, header[2])) if codec else body
+            data = pages.decompress(name, body, header[2])
             offset = 0
             for present in (has_rep, has_def):  # RLE levels: 4-byte length, then the runs
                 if present:
@@ -204,7 +240,7 @@ def _kernel_values(read, handle, row_group, column, out=None):
                 return None
             levels = page.get(5, 0) + page.get(6, 0)
             payload = body[levels:]
-            values = memoryview(codec.decompress(payload, header[2] - levels)) if codec and page.get(7, True) else payload
+            values = pages.decompress(name, payload, header[2] - levels) if page.get(7, True) else payload
             n = page.get(1)
         elif kind == _DICTIONARY_PAGE:
             return None

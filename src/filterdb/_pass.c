@@ -336,6 +336,69 @@ int fdb_uses_pclmul(void) {
 #endif
 }
 
+/* ---- Snappy (raw block format, Parquet's SNAPPY codec): a page of a filters file
+ * decoded into a buffer that the caller reuses, so that it stays in cache (a codec that
+ * returns a fresh buffer per page pays its page faults). Weights are nearly
+ * incompressible: mostly long literals, copied with memcpy. Any inconsistency (a length
+ * past either end, an offset before the start, a size other than the preamble's) is -1,
+ * and the caller reads the page with pyarrow, which names the damage. */
+int64_t fdb_snappy(const uint8_t *src, int64_t n, uint8_t *dst, int64_t capacity) {
+    const uint8_t *ip = src, *end = src + n;
+    uint64_t size = 0;
+    for (int shift = 0;; shift += 7) {
+        if (ip >= end || shift > 28) return -1;
+        uint8_t b = *ip++;
+        size |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) break;
+    }
+    if (size > (uint64_t)capacity) return -1;
+    uint8_t *op = dst, *limit = dst + size;
+    while (ip < end) {
+        uint8_t tag = *ip++;
+        uint64_t length, offset;
+        if ((tag & 3) == 0) { /* literal: length − 1 in the tag, or in 1–4 bytes after it */
+            length = (tag >> 2) + 1;
+            if (length > 60) {
+                int bytes = (int)length - 60;
+                if (end - ip < bytes) return -1;
+                length = 0;
+                for (int i = 0; i < bytes; i++) length |= (uint64_t)ip[i] << (8 * i);
+                length += 1;
+                ip += bytes;
+            }
+            if ((uint64_t)(end - ip) < length || (uint64_t)(limit - op) < length) return -1;
+            memcpy(op, ip, length);
+            ip += length, op += length;
+            continue;
+        }
+        if ((tag & 3) == 1) { /* copy, 4–11 bytes, an 11-bit offset */
+            if (end - ip < 1) return -1;
+            length = ((tag >> 2) & 7) + 4;
+            offset = ((uint64_t)(tag >> 5) << 8) | ip[0];
+            ip += 1;
+        } else if ((tag & 3) == 2) { /* copy, 1–64 bytes, a 16-bit offset */
+            if (end - ip < 2) return -1;
+            length = (tag >> 2) + 1;
+            offset = (uint64_t)ip[0] | (uint64_t)ip[1] << 8;
+            ip += 2;
+        } else { /* copy, 1–64 bytes, a 32-bit offset */
+            if (end - ip < 4) return -1;
+            length = (tag >> 2) + 1;
+            offset = (uint64_t)ip[0] | (uint64_t)ip[1] << 8 | (uint64_t)ip[2] << 16 | (uint64_t)ip[3] << 24;
+            ip += 4;
+        }
+        if (offset == 0 || offset > (uint64_t)(op - dst) || (uint64_t)(limit - op) < length) return -1;
+        const uint8_t *from = op - offset;
+        if (offset >= length) {
+            memcpy(op, from, length);
+            op += length;
+        } else {
+            for (uint64_t i = 0; i < length; i++) *op++ = from[i]; /* overlapping: a repeated pattern */
+        }
+    }
+    return op == limit ? (int64_t)size : -1;
+}
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pass", "filterdb's compiled pass (see kernels.py)", -1, NULL};
 
 PyMODINIT_FUNC PyInit__pass(void) { return PyModule_Create(&module); }

@@ -47,6 +47,8 @@ def _load() -> ctypes.CDLL:
     library.fdb_crc32.argtypes = [_P, _I, ctypes.c_uint32]
     library.fdb_crc32.restype = ctypes.c_uint32
     library.fdb_uses_pclmul.restype = ctypes.c_int
+    library.fdb_snappy.argtypes = [_P, _I, _P, _I]
+    library.fdb_snappy.restype = _I
     library.fdb_out_size.restype = ctypes.c_int
     return library
 
@@ -75,6 +77,15 @@ def crc32(data, value: int = 0) -> int:
 
 if not _LIBRARY.fdb_uses_pclmul():
     crc32 = zlib.crc32  # noqa: F811 (zlib's tables beat a byte-at-a-time one)
+
+
+def snappy_into(data, out: np.ndarray) -> int:
+    """Decode a raw Snappy block (Parquet's SNAPPY pages) into the uint8 array ``out``;
+    returns the decoded size, or -1 when the block is damaged or larger than ``out``."""
+    view = np.frombuffer(data, np.uint8)
+    if out.dtype != np.uint8 or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("kernels.snappy_into: out must be a writeable contiguous uint8 array")
+    return int(_LIBRARY.fdb_snappy(view.ctypes.data, view.size, out.ctypes.data, out.size))
 
 
 def project(matrix: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:
