@@ -203,3 +203,21 @@ def test_crc32_of_a_flipped_bit_differs():
         assert kernels.crc32(data) != before
         data[bit // 8] ^= 1 << (bit % 8)
     assert kernels.crc32(data) == before
+
+
+@pytest.mark.parametrize("c", [1, 2, 7, 64])
+def test_gram_abs_sums_equal_numpy(c):
+    """Orthogonality's reduction against numpy in float64 over the whole symmetric matrix;
+    the upper triangle is never read (filled with NaN here)."""
+    rng = np.random.default_rng(c)
+    rows = rng.standard_normal((c, 27)).astype(np.float32)
+    gram = rows @ rows.T
+    weights = rng.uniform(0.1, 2.0, c)
+    weights[0] = 0.0  # a zero channel's weight
+    full = gram.astype(np.float64)
+    expected_total = weights @ np.abs(full) @ weights
+    upper = np.triu_indices(c, 1)
+    gram[upper] = np.nan
+    total, diagonal = kernels.gram_abs_sums(gram, weights)
+    assert total == pytest.approx(expected_total, rel=1e-14)
+    assert np.allclose(diagonal, np.diagonal(full) * weights**2, rtol=1e-15, atol=0)

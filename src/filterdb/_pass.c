@@ -399,6 +399,22 @@ int64_t fdb_snappy(const uint8_t *src, int64_t n, uint8_t *dst, int64_t capacity
     return op == limit ? (int64_t)size : -1;
 }
 
+/* ---- Orthogonality's reduction of a layer's c × c float32 Gram g (metrics.orthogonality):
+ * Σ_ij |g_ij| w_i w_j in float64 from the lower triangle (g is symmetric), and the diagonal
+ * g_ii w_i². In numpy this was a float64 copy of g, its absolute values and two products. */
+void fdb_gram_abs(const float *gram, int64_t c, const double *w, double *total, double *diagonal) {
+    double off = 0.0, on = 0.0;
+    for (int64_t i = 0; i < c; i++) {
+        const float *row = gram + i * c;
+        double s = 0.0;
+        for (int64_t j = 0; j < i; j++) s += fabs((double)row[j]) * w[j];
+        off += s * w[i];
+        diagonal[i] = (double)row[i] * w[i] * w[i];
+        on += fabs(diagonal[i]);
+    }
+    *total = 2.0 * off + on;
+}
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pass", "filterdb's compiled pass (see kernels.py)", -1, NULL};
 
 PyMODINIT_FUNC PyInit__pass(void) { return PyModule_Create(&module); }

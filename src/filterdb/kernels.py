@@ -47,6 +47,8 @@ def _load() -> ctypes.CDLL:
     library.fdb_crc32.argtypes = [_P, _I, ctypes.c_uint32]
     library.fdb_crc32.restype = ctypes.c_uint32
     library.fdb_uses_pclmul.restype = ctypes.c_int
+    library.fdb_gram_abs.argtypes = [_P, _I, _P, _P, _P]
+    library.fdb_gram_abs.restype = None
     library.fdb_snappy.argtypes = [_P, _I, _P, _I]
     library.fdb_snappy.restype = _I
     library.fdb_out_size.restype = ctypes.c_int
@@ -86,6 +88,19 @@ def snappy_into(data, out: np.ndarray) -> int:
     if out.dtype != np.uint8 or not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("kernels.snappy_into: out must be a writeable contiguous uint8 array")
     return int(_LIBRARY.fdb_snappy(view.ctypes.data, view.size, out.ctypes.data, out.size))
+
+
+def gram_abs_sums(gram: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Σ_ij |g_ij| w_i w_j and the diagonal g_ii w_i² of a symmetric float32 Gram matrix
+    (only its lower triangle is read), in float64: orthogonality's reduction."""
+    gram = np.ascontiguousarray(gram, dtype=np.float32)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    c = gram.shape[0]
+    if gram.shape != (c, c) or weights.shape != (c,):
+        raise ValueError(f"kernels.gram_abs_sums: shapes {gram.shape} and {weights.shape}")
+    total, diagonal = ctypes.c_double(), np.empty(c)
+    _LIBRARY.fdb_gram_abs(gram.ctypes.data, c, weights.ctypes.data, ctypes.byref(total), diagonal.ctypes.data)
+    return total.value, diagonal
 
 
 def project(matrix: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:

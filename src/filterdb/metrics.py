@@ -261,8 +261,8 @@ def orthogonality(weight: np.ndarray, filter_peaks: np.ndarray | None = None) ->
         return _orthogonality_of_normalised_rows(flat)
     # the raw rows' Gram, then cosines g_ij / √(g_ii g_jj): each channel's norm comes from
     # the same float32 sums as its products, so near-parallel channels' rounding cancels
-    gram = (flat @ flat.T).astype(np.float64)
-    norms = np.sqrt(np.diagonal(gram))
+    gram = flat @ flat.T
+    norms = np.sqrt(np.diagonal(gram).astype(np.float64))
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     return _one_minus_mean_off_identity(gram, inverse)
 
@@ -275,17 +275,18 @@ def _orthogonality_of_normalised_rows(flat: np.ndarray) -> float:
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     rows *= inverse[:, None]  # zero rows stay zero
     unit = rows.astype(np.float32)
-    return _one_minus_mean_off_identity((unit @ unit.T).astype(np.float64))
+    return _one_minus_mean_off_identity(unit @ unit.T)
 
 
 def _one_minus_mean_off_identity(gram: np.ndarray, inverse: np.ndarray | None = None) -> float:
     """1 − mean |G − I| over the off-diagonal entries of G = D · gram · D, D = diag(inverse)
-    (the identity when None); ``gram`` is overwritten."""
+    (the identity when None), from the float32 ``gram``'s lower triangle, summed in float64."""
+    from .kernels import gram_abs_sums  # compiled: no float64 copy of the c × c matrix
+
     c = gram.shape[0]
     weights = np.ones(c) if inverse is None else inverse
-    diagonal = np.diagonal(gram) * weights * weights
-    # Σ|G| = wᵀ |gram| w: one pass over the c × c matrix instead of scaling it twice
-    total = weights @ (np.abs(gram, out=gram) @ weights)
+    # Σ|G| = wᵀ |gram| w, and G's diagonal
+    total, diagonal = gram_abs_sums(gram, weights)
     # |G − I| summed: |G| over all entries, with each diagonal |g_ii| replaced by |g_ii − 1|
     off = total - np.abs(diagonal).sum() + np.abs(diagonal - 1.0).sum()
     return float(1.0 - off / (c * (c - 1)))
