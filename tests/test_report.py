@@ -87,9 +87,13 @@ def test_each_figure_rebuilds_alone_by_path(run):
     upstream = {"model", "imported_model", "basis", "histograms", "shift",
                 "model_table", "layer_table", "model_range", "bin_edges"}
     assert not upstream & set(counts), counts
-    # one job per figure, and the cards by the jobs of their buckets of models
+    # one job per figure, but one for every shift figure and one for every group comparison,
+    # and the cards by the jobs of their buckets of models
     assert counts.pop("model_cards") == len(model_buckets(MODELS)), counts
-    assert sum(counts.values()) == len(targets) - len(MODELS), counts
+    sets = {"figure_shift": "shift_", "figure_group_comparison": "groups_"}
+    in_sets = [n for n in figure_names() if n.startswith(tuple(sets.values())) and n != "shift_summary"]
+    assert all(counts.pop(rule) == 1 for rule in sets), counts
+    assert sum(counts.values()) == len(targets) - len(MODELS) - len(in_sets), counts
 
 
 def test_a_rebuilt_figure_has_the_same_bytes(run):
@@ -139,6 +143,28 @@ def test_report_is_one_self_contained_file_with_the_opening_page(report):
                      "5. Model cards", "6. Tables"):
         assert category in html, category
     assert "System Message" not in html and "Undefined substitution" not in html
+
+
+def test_each_figure_of_a_set_has_its_own_caption(run, report):
+    """The shift figures (and the group comparisons) are drawn by one job, which writes each
+    figure's caption: the report shows each with its own axis and its own notes."""
+    html = report.read_text()
+    for name in figure_names():
+        caption = run / f"results/figures/{name}.caption.rst"
+        if not name.startswith(("shift_", "groups_")) or name == "shift_summary":
+            assert not caption.exists(), name
+            continue
+        text = caption.read_text()
+        assert "{{" not in text and f"results/figures/{name}.notes.rst" in text, name
+        if name.startswith("shift_"):
+            assert f"results/shift/{name.removeprefix('shift_')}.tsv" in text, name
+        else:
+            assert re.search(rf"comparison\s+``{name.removeprefix('groups_')}``", text), name
+    notes = [(run / f"results/figures/{n}.notes.rst").read_text() for n in figure_names() if n.startswith("shift_")]
+    assert len(set(notes)) == len(notes)  # each figure's own notes
+    for name in figure_names():
+        if name.startswith("shift_") and name != "shift_summary":
+            assert f"results/shift/{name.removeprefix('shift_')}.tsv" in html, name
 
 
 def test_report_opens_in_headless_chromium(report, tmp_path):

@@ -35,6 +35,26 @@ if not BASIS_SUBSET_MODELS:
         f"{BASIS_SUBSET['value']!r}; values there: {', '.join(_values)}"
     )
 
+
+def figure_set(names):
+    """The files of several figures of one kind drawn by one job, in the order of ``names``:
+    each figure's PDF, PNG, notes and caption (a dict each; the job's ``params.figures``).
+    """
+    return [
+        {
+            "name": name,
+            "pdf": f"results/figures/{name}.pdf",
+            "png": f"results/figures/{name}.png",
+            "notes": f"results/figures/{name}.notes.rst",
+            "caption": f"results/figures/{name}.caption.rst",
+        }
+        for name in names
+    ]
+
+
+SHIFT_FIGURES = figure_set(expand("shift_{axis}", axis=AXES))
+COMPARISON_FIGURES = figure_set(expand("groups_{comparison}", comparison=COMPARISONS))
+
 # the report's opening page includes it (workflow/report/workflow.rst)
 SUMMARY_RST = "results/report/summary.rst"
 
@@ -57,6 +77,7 @@ FIGURES = [
         name=FIGURE_NAMES,
         ext=["pdf", "png", "notes.rst"],
     ),
+    *(f["caption"] for f in SHIFT_FIGURES + COMPARISON_FIGURES),
     *bucket_indexes("cards", MODELS),  # the cards: one index per bucket (common.smk)
     SUMMARY_RST,
     "results/report/sizes.html",
@@ -79,6 +100,30 @@ def figure_outputs(name, caption, category, subcategory=None, labels=None):
         ),
         "notes": f"results/figures/{name}.notes.rst",
     }
+
+
+def figure_set_outputs(figures, category, labels):
+    """The outputs of a ``figure_set``, the PNGs in the report with their labels. Snakemake
+    renders a report caption with its job's outputs, not with the file it captions, so a
+    caption shared by the set could not name each figure's notes: the job writes each
+    figure's caption (``plots.common.write_caption``) and its PNG points at that file, by an
+    absolute path (a caption path is otherwise read from the rules folder)."""
+    outputs = []
+    for files, label in zip(figures, labels):
+        png = report(
+            files["png"],
+            caption=os.path.abspath(files["caption"]),
+            category=category,
+            labels=label,
+        )
+        outputs += [files["pdf"], png, files["notes"], files["caption"]]
+    return outputs
+
+
+def caption_template(caption):
+    """The text of a caption template (workflow/report): a param of a figure set's job,
+    which renders it for each figure (editing it reruns the job)."""
+    return (SCRIPTS.parent / "report" / f"{caption}.rst").read_text()
 
 
 def card_labels(model):

@@ -1,8 +1,9 @@
-"""Rule figure_shift: the heatmap of one axis's shift matrix, with the noise floor."""
+"""Rule figure_shift: the heatmap of every axis's shift matrix, with the noise floor; one
+process for all (each figure's caption is written here, see figure_set_outputs)."""
 import json
 
 from filterdb import store
-from filterdb.plots.common import save_all, write_notes
+from filterdb.plots.common import save_all, write_caption, write_notes
 from filterdb.plots.data import models_line
 from filterdb.plots.noise import noise_sentence
 from filterdb.plots.shift import kept_groups, shift_heatmap
@@ -13,25 +14,21 @@ def sizes(table):
     return "; ".join(f"{g}: {m} models, {f:,} filters" for g, m, f in table[["group", "models", "filters"]].itertuples(index=False))
 
 
-def step():
+def draw(axis, matrix_path, groups_path, ordered, deciles, files, noise, models):
     # the Parquet matrix; an input naming the TSV beside it (an output of the same job) reads it too
-    matrix = store.read_shift(snakemake.input.matrix)
-    groups = store.read_shift_groups(snakemake.input.groups)
-    with open(snakemake.input.noise) as handle:
-        noise = json.load(handle)
+    matrix = store.read_shift(matrix_path)
+    groups = store.read_shift_groups(groups_path)
     minimum = snakemake.params.min_group_filters
-    axis = snakemake.wildcards.axis
-    figure = shift_heatmap(matrix, groups, axis, snakemake.params.ordered, minimum, noise.get("value"),
-                           snakemake.params.deciles)
+    figure = shift_heatmap(matrix, groups, axis, ordered, minimum, noise.get("value"), deciles)
     printed = any(len(a.texts) for a in figure.axes)
-    save_all(figure, [snakemake.output.pdf, snakemake.output.png])
+    save_all(figure, [files["pdf"], files["png"]])
     drawn = kept_groups(matrix, groups, minimum)
     if len(drawn) < 2:
         drawn = []  # a placeholder is drawn
     left = groups[~groups["group"].isin(drawn)]
     drawn_filters = int(groups.loc[groups["group"].isin(drawn), "filters"].sum())
-    write_notes(snakemake.output.notes, [
-        models_line(store.read_models(snakemake.input.models)),
+    write_notes(files["notes"], [
+        models_line(models),
         f"Groups drawn ({len(drawn)} of {len(groups)}, {drawn_filters:,} filters): "
         f"{sizes(groups[groups['group'].isin(drawn)]) or 'none'}.",
         f"**Not drawn** (fewer than {minimum:,} filters, or fewer than two groups to compare): {sizes(left)}."
@@ -41,6 +38,18 @@ def step():
         f"The values are not printed: at {len(drawn)} groups they would be smaller than 7 pt; they are in "
         f"``results/shift/{axis}.tsv``.",
     ])
+    write_caption(files["caption"], snakemake.params.caption, wildcards={"axis": axis}, output={"notes": files["notes"]})
+
+
+def step():
+    with open(snakemake.input.noise) as handle:
+        noise = json.load(handle)
+    models = store.read_models(snakemake.input.models)
+    params = snakemake.params
+    for axis, matrix, groups, ordered, deciles, files in zip(
+        params.axes, snakemake.input.matrices, snakemake.input.groups, params.ordered, params.deciles, params.figures
+    ):
+        draw(axis, matrix, groups, ordered, deciles, files, noise, models)
 
 
 run_step(snakemake, step)

@@ -11,6 +11,7 @@ import logging
 import os
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterable, Sequence
 
 import matplotlib
@@ -76,6 +77,17 @@ def placeholder(message: str, figsize=(5, 3), title: str | None = None):
 def write_notes(path: str | os.PathLike, lines: Sequence[str]) -> None:
     """A caption fragment (reStructuredText) that the report includes below the caption."""
     text = "\n\n".join(line for line in lines if line) + "\n"
+    write_text_atomic(path, text)
+
+
+def write_caption(path: str | os.PathLike, template: str, **values) -> None:
+    """One figure's report caption, from a caption template of ``workflow/report`` rendered
+    as Snakemake renders one (Jinja, with ``snakemake`` holding ``values``: ``wildcards``,
+    ``output``, ``params`` as dicts), for a job that draws several figures."""
+    import jinja2
+
+    namespace = SimpleNamespace(**{k: SimpleNamespace(**v) for k, v in values.items()})
+    text = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(template).render(snakemake=namespace)
     write_text_atomic(path, text)
 
 
