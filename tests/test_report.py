@@ -87,11 +87,11 @@ def test_each_figure_rebuilds_alone_by_path(run):
     upstream = {"model", "imported_model", "basis", "histograms", "shift",
                 "model_table", "layer_table", "model_range", "bin_edges"}
     assert not upstream & set(counts), counts
-    # one job per figure, but one for every shift figure and one for every group comparison,
-    # and the cards by the jobs of their buckets of models
+    # one job per figure, but one for the shift figures (every axis and the summary) and one
+    # for every group comparison, and the cards by the jobs of their buckets of models
     assert counts.pop("model_cards") == len(model_buckets(MODELS)), counts
     sets = {"figure_shift": "shift_", "figure_group_comparison": "groups_"}
-    in_sets = [n for n in figure_names() if n.startswith(tuple(sets.values())) and n != "shift_summary"]
+    in_sets = [n for n in figure_names() if n.startswith(tuple(sets.values()))]
     assert all(counts.pop(rule) == 1 for rule in sets), counts
     assert sum(counts.values()) == len(targets) - len(MODELS) - len(in_sets), counts
 
@@ -151,12 +151,14 @@ def test_each_figure_of_a_set_has_its_own_caption(run, report):
     html = report.read_text()
     for name in figure_names():
         caption = run / f"results/figures/{name}.caption.rst"
-        if not name.startswith(("shift_", "groups_")) or name == "shift_summary":
+        if not name.startswith(("shift_", "groups_")):
             assert not caption.exists(), name
             continue
         text = caption.read_text()
         assert "{{" not in text and f"results/figures/{name}.notes.rst" in text, name
-        if name.startswith("shift_"):
+        if name == "shift_summary":
+            assert "spread of the pairwise shifts" in text
+        elif name.startswith("shift_"):
             assert f"results/shift/{name.removeprefix('shift_')}.tsv" in text, name
         else:
             assert re.search(rf"comparison\s+``{name.removeprefix('groups_')}``", text), name

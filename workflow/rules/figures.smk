@@ -38,7 +38,8 @@ rule noise_floor:
 rule figure_basis:
     input:
         basis="results/basis/basis.json",
-        models="results/db/models.parquet",
+        # a frozen basis names its own pool: adding a model leaves this figure alone
+        models=[] if FROZEN_BASIS else "results/db/models.parquet",
         subset=expand("results/moments/{model}.npz", model=BASIS_SUBSET_MODELS),
     output:
         **figure_outputs("basis", "basis", "1. Basis and coefficients"),
@@ -107,7 +108,8 @@ rule figure_joint:
         "../scripts/figure_joint.py"
 
 
-# one job for every axis: a heatmap takes ~0.3 s to draw after ~1.3 s of imports and reads
+# one job for every axis and the summary beside them: a figure takes ~1–2 s to draw and save
+# after ~1 s of imports; first among the jobs ready, as the longest job after a model is added
 rule figure_shift:
     input:
         matrices=expand("results/shift/{axis}.parquet", axis=AXES),
@@ -115,9 +117,14 @@ rule figure_shift:
         models="results/db/models.parquet",
         noise="results/figdata/noise_floor.json",
     output:
-        figure_set_outputs(SHIFT_FIGURES, "2. Shift", [{"axis": a} for a in AXES]),
+        figure_set_outputs(
+            SHIFT_FIGURES + SHIFT_SUMMARY,
+            "2. Shift",
+            [*({"axis": a} for a in AXES), {"axis": "all, side by side"}],
+        ),
     log:
         "results/logs/figures/shift.log",
+    priority: 10
     conda:
         "../../envs/filterdb.yaml"
     threads: 1
@@ -130,36 +137,12 @@ rule figure_shift:
         ordered=[config["shift"]["axes"][a]["ordered"] for a in AXES],
         deciles=[config["shift"]["axes"][a]["column"] == "depth_decile" for a in AXES],
         min_group_filters=config["shift"]["min_group_filters"],
+        summary=SHIFT_SUMMARY[0],
         caption=lambda wildcards: caption_template("shift"),  # a function: the text holds braces
+        summary_caption=lambda wildcards: caption_template("shift_summary"),
         code=script_code("figure_shift.py"),
     script:
         "../scripts/figure_shift.py"
-
-
-rule figure_shift_summary:
-    input:
-        matrices=expand("results/shift/{axis}.parquet", axis=AXES),
-        noise="results/figdata/noise_floor.json",
-    output:
-        **figure_outputs(
-            "shift_summary",
-            "shift_summary",
-            "2. Shift",
-            labels={"axis": "all, side by side"},
-        ),
-    log:
-        "results/logs/figures/shift_summary.log",
-    conda:
-        "../../envs/filterdb.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        axes=AXES,
-        code=script_code("figure_shift_summary.py"),
-    script:
-        "../scripts/figure_shift_summary.py"
 
 
 rule figure_first_filters:

@@ -53,6 +53,7 @@ def figure_set(names):
 
 
 SHIFT_FIGURES = figure_set(expand("shift_{axis}", axis=AXES))
+SHIFT_SUMMARY = figure_set(["shift_summary"])
 COMPARISON_FIGURES = figure_set(expand("groups_{comparison}", comparison=COMPARISONS))
 
 # the report's opening page includes it (workflow/report/workflow.rst)
@@ -77,7 +78,7 @@ FIGURES = [
         name=FIGURE_NAMES,
         ext=["pdf", "png", "notes.rst"],
     ),
-    *(f["caption"] for f in SHIFT_FIGURES + COMPARISON_FIGURES),
+    *(f["caption"] for f in SHIFT_FIGURES + SHIFT_SUMMARY + COMPARISON_FIGURES),
     *bucket_indexes("cards", MODELS),  # the cards: one index per bucket (common.smk)
     SUMMARY_RST,
     "results/report/sizes.html",

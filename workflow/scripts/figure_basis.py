@@ -25,7 +25,10 @@ def step():
     save_all(figure, [snakemake.output.pdf, snakemake.output.png])
     ratio = basis["explained_variance_ratio"]
     write_notes(snakemake.output.notes, [
-        models_line(store.read_models(snakemake.input.models)),
+        models_line(store.read_models(snakemake.input.models)) if snakemake.input.models else
+        f"A frozen basis (config ``basis.from``), fitted on {len(basis.get('models', []))} models: "
+        + ", ".join(f"``{m}``" for m in basis.get("models", [])[:25])
+        + (f" and {len(basis['models']) - 25} more" if len(basis.get("models", [])) > 25 else "") + ".",
         f"Global basis: {basis['n_filters']:,} filters (the basis pool). The first three components explain "
         f"{100 * sum(ratio[:3]):.1f} % of the variance (nine equal shares would give 33.3 %).",
         f"Second row: the basis of the subset {label} (config ``figures.basis_subset``), "

@@ -1,12 +1,15 @@
-"""Rule figure_shift: the heatmap of every axis's shift matrix, with the noise floor; one
-process for all (each figure's caption is written here, see figure_set_outputs)."""
+"""Rule figure_shift: the heatmap of every axis's shift matrix, with the noise floor, and
+the spread of pairwise D per axis side by side; one process for all (each figure's
+caption is written here, see figure_set_outputs)."""
 import json
+
+import pandas as pd
 
 from filterdb import store
 from filterdb.plots.common import save_all, write_caption, write_notes
 from filterdb.plots.data import models_line
 from filterdb.plots.noise import noise_sentence
-from filterdb.plots.shift import kept_groups, shift_heatmap
+from filterdb.plots.shift import kept_groups, pairwise_values, shift_heatmap, shift_summary
 from filterdb.runner import run_step
 
 
@@ -41,6 +44,20 @@ def draw(axis, matrix_path, groups_path, ordered, deciles, files, noise, models)
     write_caption(files["caption"], snakemake.params.caption, wildcards={"axis": axis}, output={"notes": files["notes"]})
 
 
+def summary(matrices, noise, files):
+    save_all(shift_summary(matrices, noise.get("value")), [files["pdf"], files["png"]])
+    lines = []
+    for axis, matrix in sorted(matrices.items()):
+        values = pairwise_values(matrix)
+        lines.append(f"``{axis}``: {len(matrix)} groups" + (f", median D {pd.Series(values).median():.3g}, "
+                                                              f"max {values.max():.3g}" if len(values) else ", no pair"))
+    write_notes(files["notes"], [
+        "Per axis: " + "; ".join(lines) + ".",
+        noise_sentence(noise).replace("red mark on the colour bar", "dashed line"),
+    ])
+    write_caption(files["caption"], snakemake.params.summary_caption, output={"notes": files["notes"]})
+
+
 def step():
     with open(snakemake.input.noise) as handle:
         noise = json.load(handle)
@@ -50,6 +67,8 @@ def step():
         params.axes, snakemake.input.matrices, snakemake.input.groups, params.ordered, params.deciles, params.figures
     ):
         draw(axis, matrix, groups, ordered, deciles, files, noise, models)
+    summary({axis: store.read_shift(path) for axis, path in zip(params.axes, snakemake.input.matrices)}, noise,
+            params.summary)
 
 
 run_step(snakemake, step)
