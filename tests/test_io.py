@@ -119,8 +119,12 @@ def test_dead_temporaries_of_an_output_are_removed_by_its_next_write(tmp_path):
 @pytest.mark.parametrize("compression", ["zstd", "none", "snappy", "gzip", "lz4", "brotli"])
 @pytest.mark.parametrize("data_page_version", ["1.0", "2.0"])
 @pytest.mark.parametrize("nullable_item", [True, False])
-def test_fast_page_reader_equals_pyarrow(tmp_path, compression, data_page_version, nullable_item):
+@pytest.mark.parametrize("header_window", [1024, 8])  # 8 bytes: every header needs the retry
+def test_fast_page_reader_equals_pyarrow(tmp_path, monkeypatch, compression, data_page_version, nullable_item,
+                                         header_window):
     from filterdb import _pages
+
+    monkeypatch.setattr(_pages, "_HEADER_WINDOW", header_window)
 
     rng = np.random.default_rng(5)
     n = 20_011
@@ -165,6 +169,44 @@ def test_transient_layers_equal_owned_layers(tmp_path, fast):
         seen.append((i, hashlib.sha256(k.tobytes()).hexdigest()))
     assert seen == [(i, hashlib.sha256(k.tobytes()).hexdigest()) for i, k in owned]
     assert np.array_equal(np.concatenate([k for _, k in owned]), kernels)
+
+
+def test_fast_page_reader_falls_back_on_a_damaged_snappy_page(tmp_path):
+    """A Snappy page whose stream does not decode to its size (no CRC to catch it first):
+    the page reader answers None, and the pyarrow read behind it names the damage."""
+    from filterdb import _pages
+
+    kernels = np.random.default_rng(2).standard_normal((3_000, 9)).astype(np.float32)
+    layer = np.zeros(len(kernels), np.int32)
+    table = store.filters_table(layer, layer, layer, kernels)
+    path = tmp_path / "f.parquet"
+    pq.write_table(table.replace_schema_metadata({store.SCHEMA_KEY: store.SCHEMA_VERSION.encode()}), path,
+                   compression="snappy", use_dictionary=False, write_page_checksum=False)  # fmt: skip
+    chunk = pq.ParquetFile(path).metadata.row_group(0).column(3)
+    data = bytearray(path.read_bytes())
+    reader = _pages._Compact(memoryview(bytes(data)), chunk.data_page_offset)
+    reader.struct(_pages._PAGE_HEADER)
+    data[reader.pos] ^= 0x01  # the stream's size preamble, one off
+    path.write_bytes(bytes(data))
+    with _pages.KernelPages(path) as pages:
+        assert pages.values(pq.ParquetFile(path), 0, 3) is None
+
+
+def test_a_page_size_out_of_range_is_not_decoded(tmp_path):
+    """A header's uncompressed size is not covered by the page's CRC: a negative one must not
+    hand back the previous page's bytes from the reused buffer."""
+    import pyarrow as pa
+
+    from filterdb import _pages
+
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"")
+    packed = memoryview(pa.Codec("snappy").compress(b"0123456789" * 100, asbytes=True))
+    with _pages.KernelPages(path) as pages:
+        assert bytes(pages.decompress("snappy", packed, 1000)) == b"0123456789" * 100
+        for size in (-1, -1000, _pages._MAX_PAGE + 1):
+            with pytest.raises(_pages._Unexpected, match="uncompressed size"):
+                pages.decompress("snappy", packed, size)
 
 
 def test_fast_page_reader_falls_back_on_nulls_and_dictionaries(tmp_path):

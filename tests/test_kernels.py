@@ -84,8 +84,8 @@ def test_projection_equals_the_matrix_product():
     assert np.array_equal(kernels.project(matrix, wide[:, :777], np.empty((10, 1000))[:9, :777]), got)
 
 
-def binning_case():
-    w = layer(5000, 4)
+def binning_case(n: int = 5000):
+    w = layer(n, 4)
     moments = metrics.empty_moments()
     metrics.layer_sums(w, moments)
     b = basis.basis_from_moments([moments])
@@ -141,22 +141,31 @@ import numpy as np
 from filterdb import basis, kernels, metrics, shift
 sys.path.insert(0, sys.argv[1])
 from test_kernels import binning_case
-w, b, coefficients = binning_case()
-moments = metrics.empty_moments()
-edges = shift.bin_edges(coefficients.min(axis=0), coefficients.max(axis=0), 30)
-counts = shift.LayerCounts(shift.Binner(edges), shift.JointCounter(edges), basis.Projector(b))
-sums = kernels.layer_sums(w, moments, counts)
+w, b, coefficients = binning_case(5003)  # a last block of 139 filters: padded lanes
 digest = hashlib.sha256()
-for part in (sums.peak, sums.sum, sums.scatter, np.array([sums.l1, sums.l2]), moments["sum"], moments["outer"],
-             counts.counts, counts.joint.counts, basis.project(w, b)):
-    digest.update(np.ascontiguousarray(part).tobytes())
+for dtype in (np.float32, np.float64):
+    moments = metrics.empty_moments()
+    edges = shift.bin_edges(coefficients.min(axis=0), coefficients.max(axis=0), 30)
+    counts = shift.LayerCounts(shift.Binner(edges), shift.JointCounter(edges), basis.Projector(b))
+    sums = kernels.layer_sums(w.astype(dtype), moments, counts)
+    for part in (sums.peak, sums.sum, sums.scatter, np.array([sums.l1, sums.l2]), moments["sum"], moments["outer"],
+                 counts.counts, counts.joint.counts, basis.project(w.astype(dtype), b)):
+        digest.update(np.ascontiguousarray(part).tobytes())
 print(kernels.build(), digest.hexdigest())
 """
 
 
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return {flag for line in handle if line.startswith("flags") for flag in line.split(":")[1].split()}
+    except OSError:
+        return set()
+
+
 def test_every_build_gives_the_same_bits():
-    """Every sum, count and coefficient of the pass, bit for bit, from the AVX-512, the AVX2
-    and the baseline build (those this CPU runs)."""
+    """Every sum, count and coefficient of the pass, float32 and float64 weights, bit for bit,
+    from the AVX-512, the AVX2 and the baseline build (those this CPU runs)."""
     def run(build: str) -> list[str]:
         env = {**os.environ, "FILTERDB_PASS_BUILD": build}
         done = subprocess.run([sys.executable, "-c", BITS, os.path.dirname(__file__)], env=env,
@@ -164,8 +173,13 @@ def test_every_build_gives_the_same_bits():
         return done.stdout.split()
 
     runs = {build: run(build) for build in kernels.BUILDS}
-    ran = {got[0]: got[1] for got in runs.values()}  # a build the CPU lacks runs the one below
     assert runs["baseline"][0] == "baseline"
+    flags = cpu_flags()
+    if {"avx512f", "avx512dq", "avx512vl", "avx512bw"} <= flags:
+        assert runs["avx512"][0] == "avx512"  # not a silent fallback
+    if "avx2" in flags:
+        assert runs["avx2"][0] == "avx2"
+    ran = {got[0]: got[1] for got in runs.values()}  # a build the CPU lacks runs the one below
     if len(ran) == 1:
         pytest.skip("this machine runs the baseline build only")
     assert len(set(ran.values())) == 1, ran
@@ -221,3 +235,56 @@ def test_gram_abs_sums_equal_numpy(c):
     total, diagonal = kernels.gram_abs_sums(gram, weights)
     assert total == pytest.approx(expected_total, rel=1e-14)
     assert np.allclose(diagonal, np.diagonal(full) * weights**2, rtol=1e-15, atol=0)
+
+
+def snappy_literal(data: bytes) -> bytes:
+    """A raw Snappy block of one literal, its length in the tag (< 61) or in 1–4 bytes after it."""
+    n = len(data) - 1
+    if n < 60:
+        tag = bytes([n << 2])
+    else:
+        size = (n.bit_length() + 7) // 8
+        tag = bytes([(59 + size) << 2]) + n.to_bytes(size, "little")
+    return varint(len(data)) + tag + data
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def test_snappy_decodes_what_arrow_encodes_and_rejects_the_rest():
+    import pyarrow as pa
+
+    codec = pa.Codec("snappy")
+    rng = np.random.default_rng(7)
+    blocks = [b"", b"x", b"ab" * 5000, bytes(range(256)) * 300, rng.standard_normal(50_000).astype(np.float32).tobytes(),
+              np.tile(np.array([0, 1, 1, 1, 1, 1, 1, 1, 1], np.uint8), 2000).tobytes()]  # fmt: skip
+    blocks += [rng.integers(0, 3, int(n), dtype=np.uint8).tobytes() for n in rng.integers(1, 400, 40)]
+    for data in blocks:
+        packed = codec.compress(data, asbytes=True)
+        out = np.empty(len(data), np.uint8)
+        assert kernels.snappy_into(packed, out) == len(data) and out.tobytes() == data
+        if data:
+            assert kernels.snappy_into(packed, np.empty(len(data) - 1, np.uint8)) == -1  # larger than out
+            for cut in (1, len(packed) // 2):  # truncated: never a different block of the right size
+                got = kernels.snappy_into(packed[:-cut], out)
+                assert got == -1 or (got == len(data) and out.tobytes() == data)
+    # the literal lengths of tags 60–63 (1–4 length bytes), which Arrow's encoder does not write for these sizes
+    for size in (1, 60, 61, 300, 70_000):
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        out = np.empty(size, np.uint8)
+        assert kernels.snappy_into(snappy_literal(data), out) == size and out.tobytes() == data
+    four = b"abcd"  # a copy with a 4-byte offset (tag 3), 8 bytes back 4
+    assert kernels.snappy_into(varint(12) + bytes([3 << 2]) + four + bytes([(8 - 1) << 2 | 3]) + (4).to_bytes(4, "little"),
+                               out := np.empty(12, np.uint8)) == 12 and out.tobytes() == b"abcd" * 3
+    # offsets before the start, a zero offset, a copy past the size: damaged
+    assert kernels.snappy_into(varint(8) + bytes([3 << 2]) + four + bytes([(4 - 1) << 2 | 2]) + (5).to_bytes(2, "little"), out) == -1
+    assert kernels.snappy_into(varint(8) + bytes([3 << 2]) + four + bytes([(4 - 1) << 2 | 2]) + (0).to_bytes(2, "little"), out) == -1
+    assert kernels.snappy_into(varint(6) + bytes([3 << 2]) + four + bytes([(4 - 1) << 2 | 2]) + (4).to_bytes(2, "little"), out) == -1
+    junk = [rng.integers(0, 256, int(n), dtype=np.uint8).tobytes() for n in rng.integers(1, 80, 3000)]
+    assert all(kernels.snappy_into(j, np.empty(1000, np.uint8)) in range(-1, 1001) for j in junk)

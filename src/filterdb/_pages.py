@@ -168,9 +168,11 @@ class KernelPages:
                 header = reader.struct(_PAGE_HEADER)
                 break
             except IndexError:  # a header longer than the window
-                if window == end - pos:
-                    raise _Unexpected("a page header runs past the column chunk") from None
-                window = min(16 * window, end - pos)
+                if window >= min(end - pos, _MAX_HEADER):
+                    raise _Unexpected("a page header runs past the column chunk or Arrow's limit") from None
+                window = min(16 * window, end - pos, _MAX_HEADER)
+        if not all(isinstance(header.get(k), int) for k in (1, 2, 3)):
+            raise _Unexpected("a page header without its type or sizes")
         start, size = pos + reader.pos, header[3]
         if size < 0 or start + size > end:
             raise _Unexpected("a page runs past the column chunk")
@@ -178,6 +180,8 @@ class KernelPages:
 
     def decompress(self, name: str | None, body: memoryview, size: int) -> memoryview:
         """A page body decompressed with the codec ``name`` (None: stored as is)."""
+        if not 0 <= size <= _MAX_PAGE:  # the header's size is not covered by the page's CRC
+            raise _Unexpected(f"a page's uncompressed size of {size} bytes")
         if name is None:
             return body
         if name == "snappy":
@@ -196,11 +200,13 @@ class KernelPages:
         """
         try:
             return _kernel_values(self, handle, row_group, column, out)
-        except (_Unexpected, IndexError, ValueError, OSError, pa.ArrowException):
+        except (_Unexpected, LookupError, ValueError, OSError, RecursionError, pa.ArrowException):
             return None
 
 
 _HEADER_WINDOW = 1024  # bytes read for a page header (a kernel page's, without statistics: ~30)
+_MAX_HEADER = 16 << 20  # Arrow's default limit on a page header
+_MAX_PAGE = 256 << 20  # a larger page (pyarrow writes ~1 MiB ones) is left to pyarrow
 
 
 def _kernel_values(pages, handle, row_group, column, out=None):

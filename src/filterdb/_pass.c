@@ -214,7 +214,11 @@ static void project_base(PROJECT_ARGS) { project_rows(PROJECT_CALL); }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_X86_BUILDS 1
 #define AVX2 "avx2"
+#ifdef __clang__ /* Clang takes no vector-width preference here, and would drop the whole attribute */
+#define AVX512 "avx512f,avx512dq,avx512vl,avx512bw"
+#else
 #define AVX512 "avx512f,avx512dq,avx512vl,avx512bw,prefer-vector-width=512"
+#endif
 __attribute__((target(AVX2))) static void pass_avx2(const float *w32, const double *w64, PASS_ARGS) {
     layer_pass(0, w32, w64, PASS_CALL);
 }

@@ -11,6 +11,14 @@ from filterdb.plots.data import models_line
 from filterdb.runner import run_step
 
 
+def frozen_line(pool):
+    """The notes' first line with a frozen basis (config basis.from): the models it was fitted on."""
+    if not pool:
+        return "A frozen basis (config ``basis.from``); its file does not name the models it was fitted on."
+    names = ", ".join(f"``{m}``" for m in pool[:25]) + (f" and {len(pool) - 25} more" if len(pool) > 25 else "")
+    return f"A frozen basis (config ``basis.from``), fitted on {len(pool)} models: {names}."
+
+
 def step():
     basis = store.read_basis(snakemake.input.basis)
     spec = snakemake.params.subset
@@ -26,9 +34,7 @@ def step():
     ratio = basis["explained_variance_ratio"]
     write_notes(snakemake.output.notes, [
         models_line(store.read_models(snakemake.input.models)) if snakemake.input.models else
-        f"A frozen basis (config ``basis.from``), fitted on {len(basis.get('models', []))} models: "
-        + ", ".join(f"``{m}``" for m in basis.get("models", [])[:25])
-        + (f" and {len(basis['models']) - 25} more" if len(basis.get("models", [])) > 25 else "") + ".",
+        frozen_line(basis.get("models") or []),
         f"Global basis: {basis['n_filters']:,} filters (the basis pool). The first three components explain "
         f"{100 * sum(ratio[:3]):.1f} % of the variance (nine equal shares would give 33.3 %).",
         f"Second row: the basis of the subset {label} (config ``figures.basis_subset``), "

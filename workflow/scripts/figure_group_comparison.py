@@ -42,7 +42,7 @@ def step():
     models = read_models(snakemake.input.models)
     joined = layers_with_models(read_layers(snakemake.input.layers), models)
     params = snakemake.params
-    for name, spec, files in zip(params.comparisons, params.specs, params.figures):
+    for name, spec, files in zip(params.comparisons, params.specs, params.figures, strict=True):
         draw(name, spec, files, joined, models)
 
 

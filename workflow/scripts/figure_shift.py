@@ -64,10 +64,11 @@ def step():
     models = store.read_models(snakemake.input.models)
     params = snakemake.params
     for axis, matrix, groups, ordered, deciles, files in zip(
-        params.axes, snakemake.input.matrices, snakemake.input.groups, params.ordered, params.deciles, params.figures
+        params.axes, snakemake.input.matrices, snakemake.input.groups, params.ordered, params.deciles, params.figures,
+        strict=True,
     ):
         draw(axis, matrix, groups, ordered, deciles, files, noise, models)
-    summary({axis: store.read_shift(path) for axis, path in zip(params.axes, snakemake.input.matrices)}, noise,
+    summary({axis: store.read_shift(path) for axis, path in zip(params.axes, snakemake.input.matrices, strict=True)}, noise,
             params.summary)
 
 
