@@ -181,6 +181,7 @@ rule shift:
         "results/logs/shift.log",
     benchmark:
         "results/benchmarks/shift.tsv"
+    priority: 10  # the start of the longest chain after a model is added (then figure_shift)
     conda:
         "../../envs/filterdb.yaml"
     threads: 1
