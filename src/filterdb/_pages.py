@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import kernels
-from .kernels import crc32
 
 _CODECS = {"UNCOMPRESSED": None, "ZSTD": "zstd", "SNAPPY": "snappy", "GZIP": "gzip", "LZ4_RAW": "lz4_raw", "BROTLI": "brotli"}
 _PLAIN, _RLE = 0, 3
@@ -226,7 +225,7 @@ def _kernel_values(pages, handle, row_group, column, out=None):
     count = 0
     while pos < end and count < expected:
         header, body, pos = pages.page(pos, end)
-        if 4 in header and crc32(body) != header[4] & 0xFFFFFFFF:
+        if 4 in header and kernels.crc32(body) != header[4] & 0xFFFFFFFF:
             return None  # the caller's checked pyarrow read names the damage
         kind = header[1]
         if kind == _DATA_PAGE:

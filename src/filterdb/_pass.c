@@ -284,9 +284,8 @@ static uint32_t crc_bytes(uint32_t s, const uint8_t *data, int64_t n) {
     return s;
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef HAVE_X86_BUILDS
 #include <immintrin.h>
-#define HAVE_PCLMUL_BUILD 1
 
 __attribute__((target("pclmul,sse4.1"))) static inline __m128i crc_fold(__m128i x, __m128i k, __m128i next) {
     return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
@@ -321,24 +320,18 @@ static int use_pclmul(void) {
     }
     return known;
 }
+#else
+static int use_pclmul(void) { return 0; }
+#define crc_pclmul crc_bytes
 #endif
 
 /* zlib.crc32(data, value); without PCLMULQDQ the byte table (kernels.crc32 then uses zlib) */
 uint32_t fdb_crc32(const uint8_t *data, int64_t n, uint32_t value) {
-#ifdef HAVE_PCLMUL_BUILD
-    if (use_pclmul()) return ~crc_pclmul(~value, data, n);
-#endif
-    return ~crc_bytes(~value, data, n);
+    return ~(use_pclmul() ? crc_pclmul(~value, data, n) : crc_bytes(~value, data, n));
 }
 
 /* 1 when the carry-less multiply CRC runs, 0 for the table */
-int fdb_uses_pclmul(void) {
-#ifdef HAVE_PCLMUL_BUILD
-    return use_pclmul();
-#else
-    return 0;
-#endif
-}
+int fdb_uses_pclmul(void) { return use_pclmul(); }
 
 /* ---- Snappy (raw block format, Parquet's SNAPPY codec): a page of a filters file
  * decoded into a buffer that the caller reuses, so that it stays in cache (a codec that

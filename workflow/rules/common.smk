@@ -70,7 +70,6 @@ wildcard_constraints:
     # writes the constraint into every path it expands, so a list of 10,000 ids made
     # a dry run quadratic (352 s); ids not in a sheet are refused by row_of()
     model=model_id_pattern(workflow.source_path("../schemas/models.schema.yaml")),
-    axis="|".join(re.escape(a) for a in AXES) if AXES else "(?!)",
     # the experiments' seeds; declared here, before any rule: a later global constraint is
     # applied again to every path of every rule declared before it
     seed=r"\d+",

@@ -42,7 +42,6 @@ def figure_set(names):
     """
     return [
         {
-            "name": name,
             "pdf": f"results/figures/{name}.pdf",
             "png": f"results/figures/{name}.png",
             "notes": f"results/figures/{name}.notes.rst",

@@ -7,7 +7,7 @@ from filterdb.basis import basis_from_moments
 from filterdb.errors import DataError
 from filterdb.plots.basis import basis_figure
 from filterdb.plots.common import save_all, write_notes
-from filterdb.plots.data import models_line
+from filterdb.plots.data import model_names, models_line
 from filterdb.runner import run_step
 
 
@@ -15,8 +15,7 @@ def frozen_line(pool):
     """The notes' first line with a frozen basis (config basis.from): the models it was fitted on."""
     if not pool:
         return "A frozen basis (config ``basis.from``); its file does not name the models it was fitted on."
-    names = ", ".join(f"``{m}``" for m in pool[:25]) + (f" and {len(pool) - 25} more" if len(pool) > 25 else "")
-    return f"A frozen basis (config ``basis.from``), fitted on {len(pool)} models: {names}."
+    return f"A frozen basis (config ``basis.from``), fitted on {len(pool)} models: {model_names(pool)}."
 
 
 def step():

@@ -17,9 +17,7 @@ def sizes(table):
     return "; ".join(f"{g}: {m} models, {f:,} filters" for g, m, f in table[["group", "models", "filters"]].itertuples(index=False))
 
 
-def draw(axis, matrix_path, groups_path, ordered, deciles, files, noise, models):
-    # the Parquet matrix; an input naming the TSV beside it (an output of the same job) reads it too
-    matrix = store.read_shift(matrix_path)
+def draw(axis, matrix, groups_path, ordered, deciles, files, noise, models):
     groups = store.read_shift_groups(groups_path)
     minimum = snakemake.params.min_group_filters
     figure = shift_heatmap(matrix, groups, axis, ordered, minimum, noise.get("value"), deciles)
@@ -63,13 +61,14 @@ def step():
         noise = json.load(handle)
     models = store.read_models(snakemake.input.models)
     params = snakemake.params
-    for axis, matrix, groups, ordered, deciles, files in zip(
-        params.axes, snakemake.input.matrices, snakemake.input.groups, params.ordered, params.deciles, params.figures,
-        strict=True,
+    # the Parquet matrices, read once for the heatmaps and the summary (an input naming the TSV
+    # beside each, an output of the same job, would read it too)
+    matrices = {axis: store.read_shift(path) for axis, path in zip(params.axes, snakemake.input.matrices, strict=True)}
+    for axis, groups, ordered, deciles, files in zip(
+        params.axes, snakemake.input.groups, params.ordered, params.deciles, params.figures, strict=True
     ):
-        draw(axis, matrix, groups, ordered, deciles, files, noise, models)
-    summary({axis: store.read_shift(path) for axis, path in zip(params.axes, snakemake.input.matrices, strict=True)}, noise,
-            params.summary)
+        draw(axis, matrices[axis], groups, ordered, deciles, files, noise, models)
+    summary(matrices, noise, params.summary)
 
 
 run_step(snakemake, step)

@@ -71,13 +71,17 @@ def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where(inside, index, -1).astype(np.int64)
 
 
+def model_names(names: Sequence[str], limit: int = 25) -> str:
+    """The first ``limit`` model ids as literals, and how many more."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(f"``{m}``" for m in names[:limit]) + more
+
+
 def models_line(models: pd.DataFrame, used: Sequence[str] | None = None, limit: int = 25) -> str:
     """Caption sentence: which models a database-wide figure is drawn from."""
     with_filters = sorted(models.loc[models["n_filters"] > 0, "model"]) if used is None else sorted(used)
     without = sorted(set(models["model"]) - set(with_filters))
-    names = ", ".join(f"``{m}``" for m in with_filters[:limit])
-    more = f" and {len(with_filters) - limit} more" if len(with_filters) > limit else ""
-    line = f"Drawn from {len(with_filters)} of the database's {len(models)} models: {names}{more}."
+    line = f"Drawn from {len(with_filters)} of the database's {len(models)} models: {model_names(with_filters, limit)}."
     if without:
         line += f" Not in it (no 3×3 filters or not selected): {', '.join(f'``{m}``' for m in without[:limit])}."
     return line
